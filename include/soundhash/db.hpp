@@ -1,0 +1,20 @@
+#pragma once
+// soundhash-db: the database layer of SoundHash over libpq.
+//
+//   #include <soundhash/db.hpp>
+//   namespace db = soundhash::db;
+//
+//   {
+//     auto repo = db::job_repository();
+//     auto [job, created] = repo->create_job_if_not_exists("video_process",
+//                                                           "vid123");
+//   }  // commits here; rolls back if an exception leaves the block
+
+#include "soundhash/db/config.hpp"
+#include "soundhash/db/database.hpp"
+#include "soundhash/db/errors.hpp"
+#include "soundhash/db/log.hpp"
+#include "soundhash/db/result.hpp"
+#include "soundhash/db/retry.hpp"
+#include "soundhash/db/session.hpp"
+#include "soundhash/db/types.hpp"

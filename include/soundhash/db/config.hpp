@@ -1,0 +1,45 @@
+#pragma once
+// Settings of a Database.
+//
+//   auto cfg = db::Config::from_env();          // DATABASE_URL, SOUNDHASH_DB_*
+//   cfg.pool_size = 16;
+//   db::Database database{cfg};
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "soundhash/db/retry.hpp"
+
+namespace soundhash::db {
+
+struct Config {
+  /// libpq connection string: a URI ("postgresql://u@h/db") or key=value
+  /// pairs. Empty: libpq's defaults (PGHOST, PGPORT, PGDATABASE, ...).
+  std::string conninfo;
+  /// Most connections the pool opens.
+  std::size_t pool_size = 10;
+  /// How long `Session` waits for a free connection before PoolTimeout.
+  std::chrono::milliseconds acquire_timeout{5000};
+  /// A pooled connection idle for longer is pinged before reuse.
+  std::chrono::milliseconds ping_after_idle{10000};
+  /// How transient failures are retried.
+  RetryPolicy retry{};
+  /// Prepare and cache statements per connection. Turn off behind PgBouncer
+  /// in transaction-pooling mode (statements are then sent unnamed).
+  bool prepared_statements = true;
+
+  /// Reads DATABASE_URL into `conninfo` (empty -> libpq's PG* defaults) and
+  /// optional overrides: SOUNDHASH_DB_POOL_SIZE, SOUNDHASH_DB_ACQUIRE_TIMEOUT_MS,
+  /// SOUNDHASH_DB_PING_AFTER_IDLE_MS, SOUNDHASH_DB_MAX_RETRIES,
+  /// SOUNDHASH_DB_RETRY_INITIAL_DELAY_MS, SOUNDHASH_DB_RETRY_MAX_DELAY_MS,
+  /// SOUNDHASH_DB_RETRY_MULTIPLIER, SOUNDHASH_DB_RETRY_JITTER,
+  /// SOUNDHASH_DB_PREPARED_STATEMENTS (0/1/true/false). A malformed value
+  /// throws InvalidArgument naming the variable.
+  static Config from_env();
+
+  /// Throws InvalidArgument naming the first setting that makes no sense.
+  void validate() const;
+};
+
+}  // namespace soundhash::db

@@ -1,0 +1,89 @@
+#pragma once
+// Database: the pool, the policy, and units of work.
+//
+//   db::Database database{db::Config::from_env()};
+//   database.migrate();
+//   auto id = database.transact([](db::Session& s) {
+//     return s.execute("INSERT INTO channels (channel_id) VALUES ($1) "
+//                      "RETURNING id", "UC1").one()[0].as<std::int64_t>();
+//   });
+
+#include <memory>
+#include <type_traits>
+
+#include "soundhash/db/config.hpp"
+#include "soundhash/db/detail/pool.hpp"
+#include "soundhash/db/retry.hpp"
+#include "soundhash/db/session.hpp"
+#include "soundhash/db/types.hpp"
+
+namespace soundhash::db {
+
+class Database {
+ public:
+  /// Validates `config` (InvalidArgument on nonsense); connects lazily.
+  explicit Database(Config config);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  /// A new unit of work that commits at scope exit (see Session).
+  [[nodiscard]] Session session(TxOptions options = {}) {
+    return Session(*this, options, Session::Kind::scoped);
+  }
+  /// A unit the caller must commit by hand; rolled back if it does not.
+  [[nodiscard]] Session manual_session(TxOptions options = {}) {
+    return Session(*this, options, Session::Kind::manual);
+  }
+
+  /// Runs `fn(Session&)` as one transaction and commits it; on a transient
+  /// failure anywhere in it (including at COMMIT) the whole unit is rolled
+  /// back and run again per `config().retry`, sleeping with nothing held.
+  /// Calls inside do not retry by themselves: the unit has one budget.
+  /// CommitInDoubt is never retried. Returns what `fn` returns.
+  template <class F>
+  auto transact(F&& fn, TxOptions options = {})
+      -> std::invoke_result_t<F&, Session&> {
+    using R = std::invoke_result_t<F&, Session&>;
+    return db_retry("transact", config_.retry, [&]() -> R {
+      Session s(*this, options, Session::Kind::managed);
+      if constexpr (std::is_void_v<R>) {
+        fn(s);
+        s.commit();
+      } else {
+        R r = fn(s);
+        s.commit();
+        return r;
+      }
+    });
+  }
+
+  /// Applies the bundled schema migrations that are not applied yet. Safe to
+  /// call from many processes at once (serialised by an advisory lock).
+  /// Returns how many it applied.
+  int migrate();
+  /// The highest applied migration version (0 if none).
+  int schema_version();
+
+  [[nodiscard]] const Config& config() const noexcept { return config_; }
+  [[nodiscard]] PoolStats pool_stats() const { return pool_.stats(); }
+  [[nodiscard]] detail::Pool& pool() noexcept { return pool_; }
+
+  /// The process-wide instance, built from Config::from_env() on first use
+  /// (or from the Config given to configure_global before that).
+  static Database& global();
+  /// Sets the Config of global(); throws InvalidArgument if it already exists.
+  static void configure_global(Config config);
+
+ private:
+  Config config_;
+  detail::Pool pool_;
+};
+
+/// `Database::global().session()`: one session to share between
+/// repositories, e.g. `auto s = db::get_db_session(); VideoRepository v{s};`.
+[[nodiscard]] inline Session get_db_session() {
+  return Database::global().session();
+}
+
+}  // namespace soundhash::db

@@ -1,0 +1,98 @@
+#pragma once
+// One libpq connection, owned. Statements go out in pipeline mode so that a
+// unit's control statements (BEGIN, SAVEPOINT, RELEASE) ride in the same round
+// trip as the statement they guard. Not thread-safe: one user at a time (the
+// pool hands it to one Session).
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "soundhash/db/detail/params.hpp"
+#include "soundhash/db/result.hpp"
+
+struct pg_conn;  // libpq's PGconn
+
+namespace soundhash::db::detail {
+
+/// A statement to run: SQL, bound parameters, and whether it may be prepared
+/// and cached on the connection.
+struct Statement {
+  std::string_view sql;
+  std::span<const Param> params{};
+  bool cacheable = true;
+};
+
+/// What a pipeline run produced: `failed` is the index of the statement that
+/// failed (-1 if none) and `error` its exception.
+struct Outcome {
+  int failed = -1;
+  std::exception_ptr error;
+  [[nodiscard]] bool ok() const noexcept { return failed < 0; }
+};
+
+enum class TxStatus { idle, active, in_transaction, in_error, unknown };
+
+class Connection {
+ public:
+  /// Connects; throws ConnectionError (with the password redacted).
+  /// `prepare` enables the prepared-statement cache.
+  Connection(const std::string& conninfo, bool prepare);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Runs `stmts` in one round trip. `results[i]` receives statement i's
+  /// result (results.size() must equal stmts.size()). Statements after a
+  /// failed one are skipped by the server. Never throws for server errors:
+  /// they come back in the Outcome, so the caller decides how to recover.
+  Outcome run(std::span<const Statement> stmts, std::span<Result> results);
+
+  /// Runs one statement in one round trip and returns its result; throws on
+  /// error.
+  Result exec(const Statement& stmt);
+
+  /// Runs a multi-statement SQL script (simple protocol, no parameters).
+  void exec_script(std::string_view sql);
+
+  /// Runs `COPY ... FROM STDIN` with `data` in the format the COPY names.
+  std::int64_t copy_in(std::string_view copy_sql, std::string_view data);
+
+  /// An empty query round trip; false if the connection is unusable.
+  bool ping() noexcept;
+
+  [[nodiscard]] bool broken() const noexcept;
+  [[nodiscard]] TxStatus tx_status() const noexcept;
+  [[nodiscard]] int backend_pid() const noexcept;
+  [[nodiscard]] int server_version() const noexcept;
+
+  /// When the pool last handed this connection back (for pre-ping).
+  std::chrono::steady_clock::time_point last_used{};
+  /// The pool's failure epoch when this connection was last known good.
+  std::uint64_t epoch = 0;
+
+ private:
+  std::string_view prepared_name(std::string_view sql, bool& newly);
+
+  pg_conn* conn_ = nullptr;
+  bool prepare_ = true;
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>>
+      prepared_;
+};
+
+/// `conninfo` with any password replaced by "***", for logs and errors.
+std::string redact_conninfo(std::string_view conninfo);
+
+}  // namespace soundhash::db::detail

@@ -1,0 +1,89 @@
+#pragma once
+// Turning C++ values into libpq parameters. Text values go in text format
+// (the server infers the type from context); bytea goes in binary format so
+// no escaping is needed. Nothing here allocates for integers or for
+// std::string arguments, which are referenced in place.
+
+#include <charconv>
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "soundhash/db/types.hpp"
+
+namespace soundhash::db::detail {
+
+inline constexpr unsigned kOidBytea = 17;
+inline constexpr unsigned kOidTextArray = 1009;
+inline constexpr unsigned kOidInt8Array = 1016;
+
+/// One bound parameter. `ref` points at caller memory valid for the call
+/// (NUL-terminated when text); `own` holds encoded values.
+struct Param {
+  std::string_view ref;
+  std::string own;
+  bool is_null = false;
+  bool uses_own = false;
+  bool binary = false;
+  unsigned type = 0;  // 0: let the server infer it
+
+  [[nodiscard]] const char* value() const noexcept {
+    if (is_null) return nullptr;
+    return uses_own ? own.c_str() : ref.data();
+  }
+  [[nodiscard]] int length() const noexcept {
+    return static_cast<int>(uses_own ? own.size() : ref.size());
+  }
+};
+
+/// Throws InvalidArgument if `text` holds a NUL byte: libpq would silently
+/// cut the value there, so reject it before anything is sent.
+void check_text(std::string_view text);
+
+void encode(Param& p, std::nullptr_t);
+void encode(Param& p, std::nullopt_t);
+void encode(Param& p, bool v);
+void encode(Param& p, double v);
+void encode(Param& p, const std::string& v);
+void encode(Param& p, std::string_view v);
+void encode(Param& p, const char* v);
+void encode(Param& p, BytesView v);
+void encode(Param& p, const Bytes& v);
+void encode(Param& p, Timestamp v);
+/// A text[] parameter, for `col = ANY($n)`.
+void encode(Param& p, std::span<const std::string> v);
+void encode(Param& p, const std::vector<std::string>& v);
+/// A bigint[] parameter.
+void encode(Param& p, std::span<const std::int64_t> v);
+void encode(Param& p, const std::vector<std::int64_t>& v);
+
+template <std::integral T>
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>)
+void encode(Param& p, T v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  p.own.assign(buf, end);
+  p.uses_own = true;
+}
+
+inline void encode(Param& p, float v) { encode(p, static_cast<double>(v)); }
+
+template <class T>
+void encode(Param& p, const std::optional<T>& v) {
+  if (v) {
+    encode(p, *v);
+  } else {
+    p.is_null = true;
+  }
+}
+
+/// True if `T` can be bound as a statement parameter.
+template <class T>
+concept Bindable = requires(Param& p, const T& v) { encode(p, v); };
+
+}  // namespace soundhash::db::detail

@@ -1,0 +1,145 @@
+#pragma once
+// Session: one unit of work on one pooled connection.
+//
+//   {
+//     auto s = database.session();
+//     s.execute("INSERT INTO channels (channel_id) VALUES ($1)", "UC1");
+//     s.execute("UPDATE channels SET name = $2 WHERE channel_id = $1", "UC1",
+//               "Name");
+//   }  // COMMIT here; ROLLBACK instead if an exception is leaving the scope
+//
+// The connection is taken from the pool on first use and BEGIN is sent with
+// the first statement (same round trip). Every statement belongs to a "call"
+// (one `execute`, or one repository method); the call is the unit that is
+// retried and rolled back on failure:
+//  - a call that is the first work of its transaction retries transient
+//    failures by itself (ROLLBACK, back off with nothing held, run again);
+//  - a later call runs under a SAVEPOINT sent in the same round trip: a
+//    non-transient failure rolls back to it and throws, leaving earlier work
+//    intact; a transient one rolls the whole transaction back (it cannot be
+//    retried alone) and throws TransientError. The session then refuses
+//    further work with TransientError until `rollback()`, so a unit can
+//    never be silently split. `Database::transact` re-runs the whole unit.
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "soundhash/db/detail/connection.hpp"
+#include "soundhash/db/detail/params.hpp"
+#include "soundhash/db/result.hpp"
+#include "soundhash/db/retry.hpp"
+#include "soundhash/db/types.hpp"
+
+namespace soundhash::db {
+
+class Database;
+
+class Session {
+ public:
+  /// How the session ends when its scope exits normally.
+  enum class Kind {
+    scoped,   ///< commits (the default, and the scoped repositories')
+    manual,   ///< rolls back what was not committed (the deprecated form)
+    managed,  ///< inside Database::transact: calls do not retry by themselves
+  };
+
+  /// Commits on normal scope exit (scoped kind), rolls back when an exception
+  /// is leaving the scope; always gives the connection back. A failing COMMIT
+  /// throws from here, never while unwinding.
+  ~Session() noexcept(false);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  Session(Session&&) = delete;
+  Session& operator=(Session&&) = delete;
+
+  /// Runs one statement with `$1..$n` bound to `args` as one call (see the
+  /// file comment for its retry and rollback rules).
+  template <detail::Bindable... Args>
+  Result execute(std::string_view sql, const Args&... args) {
+    detail::Param params[sizeof...(Args) + 1];
+    std::size_t i = 0;
+    (detail::encode(params[i++], args), ...);
+    const detail::Statement st{sql, {params, sizeof...(Args)}};
+    return call("execute", [&] { return run(st); });
+  }
+
+  /// Runs `fn()` as one call named `op`: retried as a whole when it is the
+  /// first work of the transaction, under a savepoint otherwise. Repository
+  /// methods are built on this; calls nested inside a call join it.
+  template <class F>
+  auto call(std::string_view op, F&& fn) -> std::invoke_result_t<F&> {
+    if (call_active_) return fn();
+    throw_if_poisoned();
+    const bool may_retry = kind_ != Kind::managed && !has_work_;
+    return db_retry(op, may_retry ? policy() : no_retry(), [&]() -> decltype(auto) {
+      CallGuard guard(*this);
+      return fn();
+    });
+  }
+
+  /// Runs one statement inside the current call (repositories use this).
+  Result run(const detail::Statement& st);
+  /// Runs a multi-statement SQL script (no parameters) inside the current
+  /// call, e.g. DDL.
+  void run_script(std::string_view sql);
+  /// Streams `data` through `COPY ... FROM STDIN` inside the current call;
+  /// returns the number of rows copied.
+  std::int64_t copy_in(std::string_view copy_sql, std::string_view data);
+
+  /// Commits the work so far and gives the connection back; the session can
+  /// be used again (a new transaction begins lazily). Throws the COMMIT's
+  /// error; a connection lost during COMMIT throws CommitInDoubt.
+  void commit();
+  /// Rolls back the work so far (and clears a failed state); never throws.
+  void rollback() noexcept;
+  /// Rolls back anything uncommitted and gives the connection back.
+  void close() noexcept { rollback(); }
+
+  /// True while a transaction is open on the session's connection.
+  [[nodiscard]] bool in_transaction() const noexcept;
+  /// The server process id of the session's connection (acquires one).
+  int backend_pid();
+  [[nodiscard]] Database& database() const noexcept { return db_; }
+  [[nodiscard]] const TxOptions& options() const noexcept { return options_; }
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+
+ private:
+  friend class Database;
+  Session(Database& db, TxOptions options, Kind kind);
+
+  struct CallGuard {
+    explicit CallGuard(Session& s) noexcept;
+    ~CallGuard();
+    CallGuard(const CallGuard&) = delete;
+    CallGuard& operator=(const CallGuard&) = delete;
+    Session& s;
+  };
+
+  [[nodiscard]] const RetryPolicy& policy() const noexcept;
+  static const RetryPolicy& no_retry() noexcept;
+  void throw_if_poisoned() const;
+  detail::Connection& connection();
+  [[noreturn]] void fail(std::exception_ptr error);
+  void give_back() noexcept;
+
+  Database& db_;
+  TxOptions options_;
+  Kind kind_;
+  int uncaught_at_start_;
+  std::unique_ptr<detail::Connection> conn_;
+  bool has_work_ = false;         // a call succeeded in the open transaction
+  bool call_active_ = false;      // inside call()
+  bool work_before_call_ = false; // the running call is a later call
+  bool savepoint_ = false;        // the running call's savepoint is set
+  bool release_pending_ = false;  // a savepoint to release with next batch
+  std::string poisoned_;          // why the transaction was lost, if it was
+  std::string last_error_;        // for the rollback log line
+};
+
+}  // namespace soundhash::db

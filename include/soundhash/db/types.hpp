@@ -1,0 +1,34 @@
+#pragma once
+// Value types that cross the library boundary.
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace soundhash::db {
+
+/// Binary data (PostgreSQL `bytea`), owned.
+using Bytes = std::vector<std::byte>;
+/// Binary data, borrowed; what parameters take.
+using BytesView = std::span<const std::byte>;
+/// A point in time (PostgreSQL `timestamptz`), microsecond precision on the
+/// server.
+using Timestamp = std::chrono::system_clock::time_point;
+
+/// Views `s`'s characters as bytes, e.g. `as_bytes(std::string_view{"abc"})`.
+inline BytesView as_bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+/// Transaction isolation level of a Session.
+enum class Isolation { read_committed, repeatable_read, serializable };
+
+/// Options of one unit of work.
+struct TxOptions {
+  Isolation isolation = Isolation::read_committed;
+  bool read_only = false;
+};
+
+}  // namespace soundhash::db

@@ -1,0 +1,342 @@
+#include "soundhash/db/detail/connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "soundhash/db/errors.hpp"
+
+namespace soundhash::db::detail {
+namespace {
+
+// Prepared statements beyond this many per connection are sent unnamed, so
+// dynamic SQL cannot grow a connection's memory without bound.
+constexpr std::size_t kMaxPrepared = 512;
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string field(const PGresult* r, int code) {
+  const char* v = PQresultErrorField(r, code);
+  return v ? std::string(v) : std::string();
+}
+
+// Builds the exception for a failed result (or a failure with no result).
+std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
+  Error::Fields f;
+  std::string message;
+  if (r) {
+    f.sqlstate = field(r, PG_DIAG_SQLSTATE);
+    f.detail = field(r, PG_DIAG_MESSAGE_DETAIL);
+    f.hint = field(r, PG_DIAG_MESSAGE_HINT);
+    f.constraint = field(r, PG_DIAG_CONSTRAINT_NAME);
+    message = field(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (message.empty()) message = trim(PQresultErrorMessage(r));
+  }
+  if (message.empty()) message = trim(PQerrorMessage(conn));
+  if (message.empty()) message = "unknown libpq failure";
+  if (f.sqlstate.empty() && PQstatus(conn) == CONNECTION_BAD) {
+    f.sqlstate = "08006";  // connection_failure: libpq lost the server
+  }
+  if (!f.sqlstate.empty()) message += " (SQLSTATE " + f.sqlstate + ")";
+  try {
+    throw_error(std::move(message), std::move(f));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+bool succeeded(const PGresult* r) {
+  switch (PQresultStatus(r)) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_EMPTY_QUERY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Parameter arrays for libpq, on the stack for the common small case.
+struct ParamArrays {
+  static constexpr std::size_t kInline = 16;
+  const char* values_inline[kInline];
+  int lengths_inline[kInline];
+  int formats_inline[kInline];
+  Oid types_inline[kInline];
+  std::vector<const char*> values_heap;
+  std::vector<int> lengths_heap, formats_heap;
+  std::vector<Oid> types_heap;
+  const char** values;
+  int* lengths;
+  int* formats;
+  Oid* types;
+
+  explicit ParamArrays(std::span<const Param> ps) {
+    if (ps.size() <= kInline) {
+      values = values_inline;
+      lengths = lengths_inline;
+      formats = formats_inline;
+      types = types_inline;
+    } else {
+      values_heap.resize(ps.size());
+      lengths_heap.resize(ps.size());
+      formats_heap.resize(ps.size());
+      types_heap.resize(ps.size());
+      values = values_heap.data();
+      lengths = lengths_heap.data();
+      formats = formats_heap.data();
+      types = types_heap.data();
+    }
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      values[i] = ps[i].value();
+      lengths[i] = ps[i].length();
+      formats[i] = ps[i].binary ? 1 : 0;
+      types[i] = ps[i].type;
+    }
+  }
+};
+
+}  // namespace
+
+std::string redact_conninfo(std::string_view conninfo) {
+  std::string s(conninfo);
+  // URI form: scheme://user:password@host
+  static const std::regex uri(R"(^(postgres(ql)?://[^:/@?]*:)[^@/?]*@)");
+  s = std::regex_replace(s, uri, "$1***@");
+  // URI query form: ?password=... and key=value form: password=... or '...'
+  static const std::regex kv(R"((password\s*=\s*)('([^'\\]|\\.)*'|[^\s&]*))",
+                             std::regex::icase);
+  return std::regex_replace(s, kv, "$1***");
+}
+
+Connection::Connection(const std::string& conninfo, bool prepare)
+    : prepare_(prepare) {
+  // Our defaults come first so that anything in `conninfo` overrides them.
+  const char* keys[] = {"connect_timeout", "client_encoding",
+                        "fallback_application_name", "dbname", nullptr};
+  const char* values[] = {"10", "UTF8", "soundhash-db", conninfo.c_str(),
+                          nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
+  if (conn_ == nullptr) throw ConnectionError("libpq could not allocate a connection");
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string msg = trim(PQerrorMessage(conn_));
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw ConnectionError("could not connect to \"" + redact_conninfo(conninfo) +
+                              "\": " + redact_conninfo(msg),
+                          Error::Fields::with_sqlstate("08001"));
+  }
+}
+
+Connection::~Connection() {
+  if (conn_) PQfinish(conn_);
+}
+
+bool Connection::broken() const noexcept {
+  return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
+}
+
+TxStatus Connection::tx_status() const noexcept {
+  switch (PQtransactionStatus(conn_)) {
+    case PQTRANS_IDLE:
+      return TxStatus::idle;
+    case PQTRANS_ACTIVE:
+      return TxStatus::active;
+    case PQTRANS_INTRANS:
+      return TxStatus::in_transaction;
+    case PQTRANS_INERROR:
+      return TxStatus::in_error;
+    default:
+      return TxStatus::unknown;
+  }
+}
+
+int Connection::backend_pid() const noexcept { return PQbackendPID(conn_); }
+int Connection::server_version() const noexcept {
+  return PQserverVersion(conn_);
+}
+
+std::string_view Connection::prepared_name(std::string_view sql, bool& newly) {
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) {
+    newly = false;
+    return it->second;
+  }
+  if (prepared_.size() >= kMaxPrepared) return {};
+  newly = true;
+  auto name = "sh" + std::to_string(prepared_.size() + 1);
+  return prepared_.emplace(std::string(sql), std::move(name)).first->second;
+}
+
+Outcome Connection::run(std::span<const Statement> stmts,
+                        std::span<Result> results) {
+  Outcome out;
+  auto fail = [&](int index, std::exception_ptr e) {
+    if (out.ok()) {
+      out.failed = index;
+      out.error = std::move(e);
+    }
+  };
+  if (PQenterPipelineMode(conn_) != 1) {
+    fail(0, error_from(conn_, nullptr));
+    return out;
+  }
+
+  // Send everything, then one Sync: one round trip for the whole batch.
+  constexpr std::size_t kInline = 8;
+  bool newly_inline[kInline] = {};
+  std::unique_ptr<bool[]> newly_heap;
+  bool* newly = newly_inline;
+  if (stmts.size() > kInline) {
+    newly_heap = std::make_unique<bool[]>(stmts.size());
+    newly = newly_heap.get();
+  }
+  std::string sql;  // libpq wants NUL-terminated SQL; views may not be
+  std::size_t sent = 0;
+  for (; sent < stmts.size(); ++sent) {
+    const Statement& s = stmts[sent];
+    ParamArrays a(s.params);
+    const int n = static_cast<int>(s.params.size());
+    std::string_view name;
+    if (prepare_ && s.cacheable) name = prepared_name(s.sql, newly[sent]);
+    int ok;
+    if (!name.empty()) {
+      if (newly[sent]) {
+        sql.assign(s.sql);
+        if (PQsendPrepare(conn_, name.data(), sql.c_str(), n, a.types) != 1) {
+          prepared_.erase(sql);
+          break;
+        }
+      }
+      ok = PQsendQueryPrepared(conn_, name.data(), n, a.values, a.lengths,
+                               a.formats, 1);
+    } else {
+      sql.assign(s.sql);
+      ok = PQsendQueryParams(conn_, sql.c_str(), n, a.types, a.values,
+                             a.lengths, a.formats, 1);
+    }
+    if (ok != 1) break;
+  }
+  if (sent < stmts.size()) fail(static_cast<int>(sent), error_from(conn_, nullptr));
+  const bool synced = PQpipelineSync(conn_) == 1;
+  if (!synced) fail(static_cast<int>(sent), error_from(conn_, nullptr));
+
+  // Read each statement's results (a prepare's result comes first).
+  auto next_result = [&]() -> PGresult* {
+    PGresult* first = nullptr;
+    while (PGresult* r = PQgetResult(conn_)) {
+      if (first == nullptr) {
+        first = r;
+      } else {
+        PQclear(r);
+      }
+    }
+    return first;
+  };
+  for (std::size_t i = 0; i < sent; ++i) {
+    if (newly[i]) {
+      PGresult* r = next_result();
+      if (r == nullptr || !succeeded(r)) {
+        if (r && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+          fail(static_cast<int>(i), error_from(conn_, r));
+        }
+        if (auto it = prepared_.find(stmts[i].sql); it != prepared_.end()) {
+          prepared_.erase(it);
+        }
+      }
+      PQclear(r);
+    }
+    PGresult* r = next_result();
+    if (r == nullptr) {
+      fail(static_cast<int>(i), error_from(conn_, nullptr));
+      if (PQstatus(conn_) == CONNECTION_BAD) break;
+      continue;
+    }
+    if (succeeded(r)) {
+      results[i] = Result(r);
+    } else {
+      if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+        fail(static_cast<int>(i), error_from(conn_, r));
+      }
+      PQclear(r);
+    }
+  }
+  if (synced && PQstatus(conn_) == CONNECTION_OK) {
+    // The Sync's own result closes the batch.
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+      fail(static_cast<int>(sent), error_from(conn_, r));
+    }
+    PQclear(r);
+  }
+  if (PQstatus(conn_) == CONNECTION_OK) PQexitPipelineMode(conn_);
+  if (!out.ok() && PQstatus(conn_) == CONNECTION_BAD && !out.error) {
+    out.error = error_from(conn_, nullptr);
+  }
+  return out;
+}
+
+Result Connection::exec(const Statement& stmt) {
+  Result r;
+  Outcome o = run({&stmt, 1}, {&r, 1});
+  if (!o.ok()) std::rethrow_exception(o.error);
+  return r;
+}
+
+void Connection::exec_script(std::string_view sql) {
+  std::string s(sql);
+  PGresult* r = PQexec(conn_, s.c_str());
+  std::exception_ptr e;
+  if (r == nullptr || !succeeded(r)) e = error_from(conn_, r);
+  PQclear(r);
+  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  if (e) std::rethrow_exception(e);
+}
+
+std::int64_t Connection::copy_in(std::string_view copy_sql,
+                                 std::string_view data) {
+  std::string s(copy_sql);
+  PGresult* r = PQexec(conn_, s.c_str());
+  if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) {
+    auto e = error_from(conn_, r);
+    PQclear(r);
+    std::rethrow_exception(e);
+  }
+  PQclear(r);
+  constexpr std::size_t kChunk = 1 << 20;
+  for (std::size_t off = 0; off < data.size(); off += kChunk) {
+    const auto n = std::min(kChunk, data.size() - off);
+    if (PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) != 1) {
+      break;  // the error surfaces from PQgetResult below
+    }
+  }
+  PQputCopyEnd(conn_, nullptr);
+  std::exception_ptr e;
+  std::int64_t rows = 0;
+  PGresult* done = PQgetResult(conn_);
+  if (done == nullptr || PQresultStatus(done) != PGRES_COMMAND_OK) {
+    e = error_from(conn_, done);
+  } else {
+    rows = std::stoll(PQcmdTuples(done));
+  }
+  PQclear(done);
+  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  if (e) std::rethrow_exception(e);
+  return rows;
+}
+
+bool Connection::ping() noexcept {
+  if (broken()) return false;
+  PGresult* r = PQexec(conn_, "");
+  const bool ok = r != nullptr && PQresultStatus(r) == PGRES_EMPTY_QUERY;
+  PQclear(r);
+  return ok && !broken();
+}
+
+}  // namespace soundhash::db::detail

@@ -1,0 +1,134 @@
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "soundhash/db/detail/params.hpp"
+#include "soundhash/db/errors.hpp"
+
+namespace soundhash::db::detail {
+
+void check_text(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    throw InvalidArgument(
+        "text parameter contains a NUL byte, which PostgreSQL text cannot "
+        "hold; send binary data as bytea");
+  }
+}
+
+void encode(Param& p, std::nullptr_t) { p.is_null = true; }
+void encode(Param& p, std::nullopt_t) { p.is_null = true; }
+
+void encode(Param& p, bool v) { p.ref = v ? "t" : "f"; }
+
+void encode(Param& p, double v) {
+  if (std::isnan(v)) {
+    p.ref = "NaN";
+  } else if (std::isinf(v)) {
+    p.ref = v > 0 ? "Infinity" : "-Infinity";
+  } else {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    p.own.assign(buf, end);
+    p.uses_own = true;
+  }
+}
+
+void encode(Param& p, const std::string& v) {
+  check_text(v);
+  p.ref = std::string_view(v.c_str(), v.size());  // NUL-terminated in place
+}
+
+void encode(Param& p, std::string_view v) {
+  check_text(v);
+  p.own.assign(v);
+  p.uses_own = true;
+}
+
+void encode(Param& p, const char* v) {
+  if (v == nullptr) {
+    p.is_null = true;
+  } else {
+    p.ref = v;  // strlen stops at the first NUL, so none can hide inside
+  }
+}
+
+void encode(Param& p, BytesView v) {
+  static const char empty = 0;
+  p.ref = v.empty() ? std::string_view(&empty, 0)
+                    : std::string_view(reinterpret_cast<const char*>(v.data()),
+                                       v.size());
+  p.binary = true;
+  p.type = kOidBytea;
+}
+
+void encode(Param& p, const Bytes& v) { encode(p, BytesView(v)); }
+
+void encode(Param& p, Timestamp v) {
+  using namespace std::chrono;
+  const auto us = floor<microseconds>(v);
+  const auto day = floor<days>(us);
+  const year_month_day ymd{day};
+  const hh_mm_ss<microseconds> tod{us - day};
+  char buf[64];
+  int year = static_cast<int>(ymd.year());
+  const char* era = "";
+  if (year <= 0) {  // PostgreSQL writes year 0 as 1 BC
+    year = 1 - year;
+    era = " BC";
+  }
+  const int n = std::snprintf(
+      buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld:%02ld.%06ld+00%s", year,
+      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+      static_cast<long>(tod.hours().count()),
+      static_cast<long>(tod.minutes().count()),
+      static_cast<long>(tod.seconds().count()),
+      static_cast<long>(tod.subseconds().count()), era);
+  p.own.assign(buf, static_cast<std::size_t>(n));
+  p.uses_own = true;
+}
+
+void encode(Param& p, std::span<const std::string> v) {
+  // Array literal: every element double-quoted, with \ and " escaped.
+  std::string& out = p.own;
+  out.clear();
+  out.push_back('{');
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    check_text(v[i]);
+    if (i) out.push_back(',');
+    out.push_back('"');
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  p.uses_own = true;
+  p.type = kOidTextArray;
+}
+
+void encode(Param& p, const std::vector<std::string>& v) {
+  encode(p, std::span<const std::string>(v));
+}
+
+void encode(Param& p, std::span<const std::int64_t> v) {
+  std::string& out = p.own;
+  out.clear();
+  out.push_back('{');
+  char buf[24];
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out.push_back(',');
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v[i]);
+    out.append(buf, end);
+  }
+  out.push_back('}');
+  p.uses_own = true;
+  p.type = kOidInt8Array;
+}
+
+void encode(Param& p, const std::vector<std::int64_t>& v) {
+  encode(p, std::span<const std::int64_t>(v));
+}
+
+}  // namespace soundhash::db::detail

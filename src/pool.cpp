@@ -1,0 +1,115 @@
+#include "soundhash/db/detail/pool.hpp"
+
+#include "soundhash/db/errors.hpp"
+#include "soundhash/db/log.hpp"
+
+namespace soundhash::db::detail {
+
+Pool::Pool(PoolOptions options) : options_(std::move(options)) {}
+
+Pool::~Pool() = default;
+
+bool Pool::needs_ping(const Connection& c) const noexcept {
+  return c.epoch != failure_epoch_ ||
+         std::chrono::steady_clock::now() - c.last_used >
+             options_.ping_after_idle;
+}
+
+Pool::Handle Pool::acquire() {
+  const auto deadline =
+      std::chrono::steady_clock::now() + options_.acquire_timeout;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    while (!idle_.empty()) {
+      Handle c = std::move(idle_.back());
+      idle_.pop_back();
+      if (!needs_ping(*c)) return c;
+      // Ping outside the lock: it is a round trip.
+      const std::uint64_t epoch = failure_epoch_;
+      lock.unlock();
+      const bool alive = c->ping();
+      lock.lock();
+      if (alive) {
+        c->epoch = epoch;
+        return c;
+      }
+      discard_locked();
+      c.reset();
+    }
+    if (open_ < options_.max_size) {
+      ++open_;
+      lock.unlock();
+      try {
+        auto c = std::make_unique<Connection>(options_.conninfo,
+                                              options_.prepared_statements);
+        lock.lock();
+        ++created_;
+        c->epoch = failure_epoch_;
+        return c;
+      } catch (...) {
+        lock.lock();
+        --open_;
+        freed_.notify_one();
+        throw;
+      }
+    }
+    if (freed_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        idle_.empty() && open_ >= options_.max_size) {
+      ++timeouts_;
+      throw PoolTimeout(
+          "no database connection became free within " +
+          std::to_string(options_.acquire_timeout.count()) + " ms (pool size " +
+          std::to_string(options_.max_size) + ")");
+    }
+  }
+}
+
+void Pool::discard_locked() noexcept {
+  --open_;
+  ++discarded_;
+  freed_.notify_one();
+}
+
+void Pool::release(Handle conn) noexcept {
+  if (!conn) return;
+  bool keep = !conn->broken();
+  if (keep && conn->tx_status() != TxStatus::idle) {
+    // A transaction left open (or failed) must not leak into the next user.
+    try {
+      conn->exec({"ROLLBACK"});
+    } catch (...) {
+    }
+    keep = !conn->broken() && conn->tx_status() == TxStatus::idle;
+  }
+  if (!keep) {
+    conn.reset();  // closes the socket; not under the lock
+    std::lock_guard lock(mutex_);
+    ++failure_epoch_;  // the server may have gone: check idle ones
+    discard_locked();
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  conn->last_used = std::chrono::steady_clock::now();
+  idle_.push_back(std::move(conn));
+  freed_.notify_one();
+}
+
+void Pool::note_failure() noexcept {
+  std::lock_guard lock(mutex_);
+  ++failure_epoch_;
+}
+
+PoolStats Pool::stats() const {
+  std::lock_guard lock(mutex_);
+  PoolStats s;
+  s.max_size = options_.max_size;
+  s.open = open_;
+  s.idle = idle_.size();
+  s.in_use = open_ - idle_.size();
+  s.created = created_;
+  s.discarded = discarded_;
+  s.timeouts = timeouts_;
+  return s;
+}
+
+}  // namespace soundhash::db::detail

@@ -1,0 +1,63 @@
+#include "soundhash/db/retry.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <thread>
+
+namespace soundhash::db {
+
+using std::chrono::nanoseconds;
+
+nanoseconds RetryPolicy::delay_for(int retry, double unit_random) const {
+  const double initial = static_cast<double>(nanoseconds(initial_delay).count());
+  const double cap = static_cast<double>(nanoseconds(max_delay).count());
+  double d = std::min(initial * std::pow(multiplier, retry), cap);
+  if (jitter > 0) d *= 1.0 + jitter * (2.0 * unit_random - 1.0);
+  d = std::clamp(d, 0.0, cap);
+  return nanoseconds(static_cast<nanoseconds::rep>(d));
+}
+
+nanoseconds RetryPolicy::delay_for(int retry) const {
+  if (jitter <= 0) return delay_for(retry, 0.5);
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return delay_for(retry, std::uniform_real_distribution<double>(0, 1)(rng));
+}
+
+void RetryPolicy::sleep(nanoseconds d) const {
+  if (sleeper) {
+    sleeper(d);
+  } else {
+    std::this_thread::sleep_for(d);
+  }
+}
+
+void RetryPolicy::validate() const {
+  if (max_retries < 0) throw InvalidArgument("RetryPolicy.max_retries must be >= 0");
+  if (initial_delay.count() < 0) throw InvalidArgument("RetryPolicy.initial_delay must be >= 0");
+  if (max_delay < initial_delay) throw InvalidArgument("RetryPolicy.max_delay must be >= initial_delay");
+  if (!(multiplier >= 1.0) || !std::isfinite(multiplier)) throw InvalidArgument("RetryPolicy.multiplier must be a finite number >= 1");
+  if (!(jitter >= 0.0 && jitter <= 1.0)) throw InvalidArgument("RetryPolicy.jitter must be in [0, 1]");
+}
+
+namespace detail {
+
+void log_retry(std::string_view op, int attempt, int attempts,
+               const Error& error, nanoseconds delay) {
+  logger().warn(
+      "Transient database error in {} (attempt {}/{}): {}. Retrying in "
+      "{:.2f}s...",
+      op, attempt, attempts, error.what(),
+      std::chrono::duration<double>(delay).count());
+}
+
+void log_give_up(std::string_view op, int attempt, int attempts,
+                 const std::exception& error) {
+  logger().error(
+      "Database operation failed (non-retryable or max retries reached): {}, "
+      "attempt {}/{}, error: {}",
+      op, attempt, attempts, error.what());
+}
+
+}  // namespace detail
+}  // namespace soundhash::db

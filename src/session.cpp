@@ -1,0 +1,250 @@
+#include "soundhash/db/session.hpp"
+
+#include "soundhash/db/database.hpp"
+#include "soundhash/db/log.hpp"
+
+namespace soundhash::db {
+namespace {
+
+// One fixed savepoint name suffices: each call's savepoint is released before
+// the next call sets its own, so they never nest.
+constexpr std::string_view kSavepoint = "SAVEPOINT soundhash_sp";
+constexpr std::string_view kRelease = "RELEASE SAVEPOINT soundhash_sp";
+constexpr std::string_view kRollbackTo = "ROLLBACK TO SAVEPOINT soundhash_sp";
+
+std::string_view begin_sql(const TxOptions& o) {
+  static constexpr std::string_view kBegin[3][2] = {
+      {"BEGIN", "BEGIN READ ONLY"},
+      {"BEGIN ISOLATION LEVEL REPEATABLE READ",
+       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"},
+      {"BEGIN ISOLATION LEVEL SERIALIZABLE",
+       "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"},
+  };
+  return kBegin[static_cast<int>(o.isolation)][o.read_only ? 1 : 0];
+}
+
+}  // namespace
+
+Session::Session(Database& db, TxOptions options, Kind kind)
+    : db_(db),
+      options_(options),
+      kind_(kind),
+      uncaught_at_start_(std::uncaught_exceptions()) {}
+
+Session::~Session() noexcept(false) {
+  if (std::uncaught_exceptions() > uncaught_at_start_) {
+    if (conn_ || !last_error_.empty()) {
+      logger().error("Database session error, rolling back: {}",
+                     last_error_.empty()
+                         ? std::string("an exception left the session's scope")
+                         : last_error_);
+    }
+    rollback();
+    return;
+  }
+  if (kind_ == Kind::manual) {
+    if (in_transaction()) {
+      logger().warn(
+          "Session closed with uncommitted work; rolling it back (commit() "
+          "it explicitly)");
+    }
+    rollback();
+    return;
+  }
+  commit();
+}
+
+const RetryPolicy& Session::policy() const noexcept {
+  return db_.config().retry;
+}
+
+const RetryPolicy& Session::no_retry() noexcept {
+  static const RetryPolicy none = [] {
+    RetryPolicy p;
+    p.max_retries = 0;
+    return p;
+  }();
+  return none;
+}
+
+void Session::throw_if_poisoned() const {
+  if (!poisoned_.empty()) {
+    throw TransientError(
+        "this session's transaction was rolled back after a transient error (" +
+        poisoned_ + "); call rollback() before reusing the session");
+  }
+}
+
+Session::CallGuard::CallGuard(Session& session) noexcept : s(session) {
+  s.call_active_ = true;
+  s.work_before_call_ = s.has_work_;
+  s.savepoint_ = false;
+}
+
+Session::CallGuard::~CallGuard() {
+  if (s.savepoint_) s.release_pending_ = true;  // sent with the next batch
+  s.savepoint_ = false;
+  s.call_active_ = false;
+  s.work_before_call_ = false;
+}
+
+detail::Connection& Session::connection() {
+  if (!conn_) conn_ = db_.pool().acquire();
+  return *conn_;
+}
+
+void Session::give_back() noexcept {
+  if (conn_) db_.pool().release(std::move(conn_));
+}
+
+bool Session::in_transaction() const noexcept {
+  return conn_ && conn_->tx_status() != detail::TxStatus::idle;
+}
+
+int Session::backend_pid() { return connection().backend_pid(); }
+
+Result Session::run(const detail::Statement& st) {
+  if (!call_active_) return call("run", [&] { return run(st); });
+  throw_if_poisoned();
+  detail::Connection& c = connection();
+  // The unit's control statements ride in the same round trip as `st`.
+  detail::Statement batch[4];
+  Result results[4];
+  int n = 0, release = -1, savepoint = -1;
+  if (c.tx_status() == detail::TxStatus::idle) {
+    batch[n++] = {begin_sql(options_)};
+  }
+  if (release_pending_) {
+    release = n;
+    batch[n++] = {kRelease};
+  }
+  if (work_before_call_ && !savepoint_) {
+    savepoint = n;
+    batch[n++] = {kSavepoint};
+  }
+  if (!st.sql.empty()) batch[n++] = st;
+  if (n == 0) return {};
+  const auto outcome = c.run({batch, static_cast<std::size_t>(n)},
+                             {results, static_cast<std::size_t>(n)});
+  if (release >= 0 && (outcome.ok() || outcome.failed > release)) {
+    release_pending_ = false;
+  }
+  if (savepoint >= 0 && (outcome.ok() || outcome.failed > savepoint)) {
+    savepoint_ = true;
+  }
+  if (!outcome.ok()) fail(outcome.error);
+  has_work_ = true;
+  return st.sql.empty() ? Result() : std::move(results[n - 1]);
+}
+
+std::int64_t Session::copy_in(std::string_view copy_sql,
+                              std::string_view data) {
+  if (!call_active_) {
+    return call("copy_in", [&] { return copy_in(copy_sql, data); });
+  }
+  run(detail::Statement{});  // BEGIN / SAVEPOINT as needed, one round trip
+  try {
+    const auto rows = conn_->copy_in(copy_sql, data);
+    has_work_ = true;
+    return rows;
+  } catch (...) {
+    fail(std::current_exception());
+  }
+}
+
+void Session::run_script(std::string_view sql) {
+  if (!call_active_) return call("run_script", [&] { run_script(sql); });
+  run(detail::Statement{});  // BEGIN / SAVEPOINT as needed, one round trip
+  try {
+    conn_->exec_script(sql);
+    has_work_ = true;
+  } catch (...) {
+    fail(std::current_exception());
+  }
+}
+
+void Session::fail(std::exception_ptr error) {
+  bool transient = false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    transient = e.is_transient();
+    last_error_ = e.what();
+  } catch (const std::exception& e) {
+    last_error_ = e.what();
+  } catch (...) {
+    last_error_ = "unknown error";
+  }
+  if (!transient && savepoint_ && conn_ && !conn_->broken()) {
+    // Undo just this call; the transaction and earlier work live on.
+    bool recovered = false;
+    try {
+      conn_->exec({kRollbackTo});
+      recovered = conn_->tx_status() == detail::TxStatus::in_transaction;
+    } catch (...) {
+    }
+    if (recovered) std::rethrow_exception(error);
+  }
+  // The whole transaction is gone (or never had earlier work): roll it back
+  // and give the connection back, so a retry starts clean and a backoff
+  // sleep holds nothing.
+  const bool lost_earlier_work = work_before_call_;
+  has_work_ = false;
+  savepoint_ = false;
+  release_pending_ = false;
+  give_back();
+  if (lost_earlier_work) poisoned_ = last_error_;
+  std::rethrow_exception(error);
+}
+
+void Session::commit() {
+  if (!poisoned_.empty()) {
+    std::string why = std::move(poisoned_);
+    poisoned_.clear();
+    give_back();
+    throw TransientError(
+        "cannot commit: the transaction was rolled back after a transient "
+        "error (" +
+        why + ")");
+  }
+  if (!conn_) return;
+  const auto status = conn_->tx_status();
+  has_work_ = false;
+  release_pending_ = false;
+  if (status == detail::TxStatus::idle) {
+    give_back();
+    return;
+  }
+  if (status == detail::TxStatus::in_error) {
+    give_back();
+    throw Error("cannot commit: the transaction had failed and was rolled back" +
+                (last_error_.empty() ? std::string() : " (" + last_error_ + ")"));
+  }
+  try {
+    conn_->exec({"COMMIT"});
+  } catch (const Error& e) {
+    last_error_ = e.what();
+    const bool lost =
+        conn_->broken() || dynamic_cast<const ConnectionError*>(&e) != nullptr;
+    give_back();
+    if (lost) {
+      throw CommitInDoubt(
+          std::string("connection lost during COMMIT; the transaction may or "
+                      "may not have committed: ") +
+              e.what(),
+          Error::Fields::with_sqlstate(e.sqlstate()));
+    }
+    throw;
+  }
+  give_back();
+}
+
+void Session::rollback() noexcept {
+  poisoned_.clear();
+  has_work_ = false;
+  savepoint_ = false;
+  release_pending_ = false;
+  give_back();  // the pool rolls back an open transaction
+}
+
+}  // namespace soundhash::db

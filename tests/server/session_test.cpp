@@ -1,0 +1,226 @@
+// Session: lazy connection and BEGIN, commit/rollback at scope exit, the
+// savepoint rules, and the connection always going back.
+#include <gtest/gtest.h>
+
+#include "test_db.hpp"
+
+namespace db = soundhash::db;
+using namespace std::chrono_literals;
+
+namespace {
+
+class SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    side.exec("CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)");
+  }
+  void TearDown() override {
+    const auto s = database.pool_stats();
+    EXPECT_EQ(s.in_use, 0u) << "a connection was not given back";
+    EXPECT_EQ(s.idle, s.open);
+  }
+  long long items() { return side.count("SELECT count(*) FROM items"); }
+
+  sh_test::Side side;
+  db::Database database{sh_test::config()};
+};
+
+struct Boom : std::runtime_error {
+  Boom() : std::runtime_error("boom") {}
+};
+
+}  // namespace
+
+TEST_F(SessionTest, CommitsOnNormalExitVisibleFromAnotherConnection) {
+  {
+    auto s = database.session();
+    s.execute("INSERT INTO items VALUES (1, 'a')");
+    s.execute("INSERT INTO items VALUES (2, 'b')");
+    EXPECT_EQ(items(), 0) << "uncommitted rows leaked";
+  }
+  EXPECT_EQ(items(), 2);
+}
+
+TEST_F(SessionTest, RollsBackWhenAnExceptionLeavesTheScope) {
+  sh_test::LogCapture log;
+  EXPECT_THROW(
+      {
+        auto s = database.session();
+        s.execute("INSERT INTO items VALUES (1, 'a')");
+        throw Boom();
+      },
+      Boom);
+  EXPECT_EQ(items(), 0);
+  EXPECT_TRUE(log.contains("error|Database session error, rolling back:"));
+}
+
+TEST_F(SessionTest, ConnectionAndBeginAreLazy) {
+  auto s = database.session();
+  EXPECT_EQ(database.pool_stats().in_use, 0u);
+  EXPECT_FALSE(s.in_transaction());
+  const auto t1 = s.execute("SELECT now()").one()[0].as<db::Timestamp>();
+  EXPECT_EQ(database.pool_stats().in_use, 1u);
+  EXPECT_TRUE(s.in_transaction());
+  std::this_thread::sleep_for(5ms);
+  const auto t2 = s.execute("SELECT now()").one()[0].as<db::Timestamp>();
+  EXPECT_EQ(t1, t2) << "both statements should run in one transaction";
+}
+
+TEST_F(SessionTest, ExplicitCommitAndRollback) {
+  {
+    auto s = database.session();
+    s.execute("INSERT INTO items VALUES (1, 'kept')");
+    s.commit();
+    EXPECT_EQ(items(), 1);
+    EXPECT_EQ(database.pool_stats().in_use, 0u) << "commit gives it back";
+    s.execute("INSERT INTO items VALUES (2, 'dropped')");
+    s.rollback();
+    s.execute("INSERT INTO items VALUES (3, 'kept at exit')");
+  }
+  EXPECT_EQ(side.value("SELECT string_agg(id::text, ',' ORDER BY id) FROM items"),
+            "1,3");
+}
+
+TEST_F(SessionTest, WorkCommittedBeforeAnExceptionSurvives) {
+  EXPECT_THROW(
+      {
+        auto s = database.session();
+        s.execute("INSERT INTO items VALUES (1, 'a')");
+        s.commit();
+        s.execute("INSERT INTO items VALUES (2, 'b')");
+        throw Boom();
+      },
+      Boom);
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, DeferredConstraintFailingAtCommitThrowsFromTheScope) {
+  side.exec(
+      "CREATE TABLE owners (id int PRIMARY KEY);"
+      "CREATE TABLE pets (id int, owner int REFERENCES owners "
+      "DEFERRABLE INITIALLY DEFERRED)");
+  auto scope = [&] {
+    auto s = database.session();
+    s.execute("INSERT INTO items VALUES (1, 'a')");
+    s.execute("INSERT INTO pets VALUES (1, 42)");  // fine until COMMIT
+  };
+  try {
+    scope();
+    FAIL() << "the failed COMMIT was swallowed";
+  } catch (const db::IntegrityError& e) {
+    EXPECT_EQ(e.sqlstate(), "23503");
+  }
+  EXPECT_EQ(items(), 0);
+  EXPECT_EQ(side.count("SELECT count(*) FROM pets"), 0);
+}
+
+TEST_F(SessionTest, ExplicitCommitFailureThrowsAndSessionStaysUsable) {
+  side.exec(
+      "CREATE TABLE owners (id int PRIMARY KEY);"
+      "CREATE TABLE pets (id int, owner int REFERENCES owners "
+      "DEFERRABLE INITIALLY DEFERRED)");
+  auto s = database.session();
+  s.execute("INSERT INTO pets VALUES (1, 42)");
+  EXPECT_THROW(s.commit(), db::IntegrityError);
+  s.execute("INSERT INTO items VALUES (1, 'after')");
+  s.commit();
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, CaughtErrorInLaterCallKeepsEarlierWork) {
+  {
+    auto s = database.session();
+    s.execute("INSERT INTO items VALUES (1, 'a')");
+    EXPECT_THROW(s.execute("INSERT INTO items VALUES (1, 'dup')"),
+                 db::IntegrityError);
+    EXPECT_THROW(s.execute("INSERT INTO items VALUES (2, NULL)"),
+                 db::IntegrityError);
+    EXPECT_THROW(s.execute("SELECT * FROM missing"), db::ProgrammingError);
+    s.execute("INSERT INTO items VALUES (2, 'b')");
+  }
+  EXPECT_EQ(side.value("SELECT string_agg(name, ',' ORDER BY id) FROM items"),
+            "a,b");
+}
+
+TEST_F(SessionTest, FailedFirstCallLeavesSessionUsable) {
+  {
+    auto s = database.session();
+    EXPECT_THROW(s.execute("INSERT INTO items VALUES (1, NULL)"),
+                 db::IntegrityError);
+    EXPECT_FALSE(s.in_transaction());
+    s.execute("INSERT INTO items VALUES (1, 'a')");
+  }
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, FirstCallRetriesALostConnectionByItself) {
+  auto s = database.session();
+  const int pid = s.backend_pid();  // connection taken, nothing begun
+  side.terminate(pid);
+  sh_test::clear_sleeps();
+  s.execute("INSERT INTO items VALUES (1, 'a')");
+  EXPECT_EQ(sh_test::sleeps(), (std::vector<std::chrono::nanoseconds>{500ms}));
+  EXPECT_NE(s.backend_pid(), pid);
+  s.commit();
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, TransientErrorInLaterCallLosesTheUnitAndSaysSo) {
+  auto s = database.session();
+  s.execute("INSERT INTO items VALUES (1, 'a')");
+  side.terminate(s.backend_pid());
+  sh_test::clear_sleeps();
+  EXPECT_THROW(s.execute("INSERT INTO items VALUES (2, 'b')"),
+               db::ConnectionError);
+  EXPECT_TRUE(sh_test::sleeps().empty()) << "a later call must not retry alone";
+  // The unit cannot be silently split: further work and commit refuse.
+  EXPECT_THROW(s.execute("INSERT INTO items VALUES (3, 'c')"),
+               db::TransientError);
+  EXPECT_THROW(s.commit(), db::TransientError);
+  // After an explicit rollback the session starts afresh.
+  s.rollback();
+  s.execute("INSERT INTO items VALUES (4, 'd')");
+  s.commit();
+  EXPECT_EQ(side.value("SELECT string_agg(id::text, ',') FROM items"), "4");
+}
+
+TEST_F(SessionTest, ScopeExitAfterLostUnitThrowsInsteadOfPretending) {
+  auto scope = [&] {
+    auto s = database.session();
+    s.execute("INSERT INTO items VALUES (1, 'a')");
+    side.terminate(s.backend_pid());
+    try {
+      s.execute("INSERT INTO items VALUES (2, 'b')");
+    } catch (const db::ConnectionError&) {
+      // swallowed by a careless caller
+    }
+  };
+  EXPECT_THROW(scope(), db::TransientError);
+  EXPECT_EQ(items(), 0);
+}
+
+TEST_F(SessionTest, ManualSessionRollsBackWhatWasNotCommitted) {
+  sh_test::LogCapture log;
+  {
+    auto s = database.manual_session();
+    s.execute("INSERT INTO items VALUES (1, 'kept')");
+    s.commit();
+    s.execute("INSERT INTO items VALUES (2, 'forgotten')");
+  }
+  EXPECT_EQ(items(), 1);
+  EXPECT_TRUE(log.contains("warning|Session closed with uncommitted work"));
+}
+
+TEST_F(SessionTest, ReadOnlySessionRefusesWrites) {
+  auto s = database.session({.read_only = true});
+  EXPECT_THROW(s.execute("INSERT INTO items VALUES (1, 'a')"), db::Error);
+  EXPECT_EQ(items(), 0);
+}
+
+TEST_F(SessionTest, IsolationLevelIsApplied) {
+  auto s = database.session({.isolation = db::Isolation::serializable});
+  EXPECT_EQ(s.execute("SELECT current_setting('transaction_isolation')")
+                .one()[0]
+                .as<std::string>(),
+            "serializable");
+}

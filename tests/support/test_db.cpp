@@ -1,0 +1,226 @@
+#include "test_db.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace sh_test {
+namespace {
+
+std::string read_server_file() {
+  if (const char* url = std::getenv("SOUNDHASH_TEST_DATABASE_URL"); url && *url) {
+    return url;
+  }
+  const char* file = std::getenv("SOUNDHASH_TEST_SERVER_FILE");
+  if (!file || !*file) {
+    throw std::runtime_error(
+        "no test server: run the tests through ctest (which starts one) or "
+        "set SOUNDHASH_TEST_DATABASE_URL");
+  }
+  std::ifstream in(file);
+  std::string line;
+  if (!std::getline(in, line) || line.empty()) {
+    throw std::runtime_error(std::string("no test server: ") + file +
+                             " is missing; did the pg_start fixture run?");
+  }
+  return line;
+}
+
+// Rebuilds `conninfo` as key=value pairs with dbname replaced.
+std::string with_dbname(const std::string& conninfo, const std::string& db) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (!opts) {
+    std::string msg = err ? err : "bad conninfo";
+    PQfreemem(err);
+    throw std::runtime_error(msg);
+  }
+  std::string out;
+  for (auto* o = opts; o->keyword; ++o) {
+    if (!o->val || std::string_view(o->keyword) == "dbname") continue;
+    std::string v = o->val;
+    std::string quoted;
+    for (char c : v) {
+      if (c == '\'' || c == '\\') quoted.push_back('\\');
+      quoted.push_back(c);
+    }
+    out += std::string(o->keyword) + "='" + quoted + "' ";
+  }
+  PQconninfoFree(opts);
+  return out + "dbname='" + db + "'";
+}
+
+struct State {
+  std::mutex mutex;
+  std::string admin;
+  std::string dbname;
+  std::string conninfo;
+  std::vector<std::chrono::nanoseconds> sleeps;
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+class DropDatabase : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    auto& s = state();
+    if (s.dbname.empty() || getpid() != owner_) return;
+    try {
+      Side admin(s.admin);
+      admin.exec("DROP DATABASE IF EXISTS \"" + s.dbname + "\" WITH (FORCE)");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "warning: could not drop %s: %s\n",
+                   s.dbname.c_str(), e.what());
+    }
+  }
+  pid_t owner_ = getpid();
+};
+
+[[maybe_unused]] const auto* const registered =
+    ::testing::AddGlobalTestEnvironment(new DropDatabase);
+
+}  // namespace
+
+std::string admin_conninfo() {
+  auto& s = state();
+  std::lock_guard lock(s.mutex);
+  if (s.admin.empty()) s.admin = read_server_file();
+  return s.admin;
+}
+
+std::string conninfo() {
+  const std::string admin = admin_conninfo();
+  auto& s = state();
+  std::lock_guard lock(s.mutex);
+  if (s.conninfo.empty()) {
+    std::random_device rd;
+    s.dbname = "sh_test_" + std::to_string(getpid()) + "_" +
+               std::to_string(rd() % 1000000);
+    Side a(admin);
+    a.exec("CREATE DATABASE \"" + s.dbname + "\"");
+    s.conninfo = with_dbname(admin, s.dbname);
+  }
+  return s.conninfo;
+}
+
+soundhash::db::Config config(bool real_sleep) {
+  soundhash::db::Config c;
+  c.conninfo = conninfo();
+  c.pool_size = 4;
+  c.acquire_timeout = std::chrono::seconds(10);
+  if (!real_sleep) {
+    c.retry.sleeper = [](std::chrono::nanoseconds d) {
+      auto& s = state();
+      std::lock_guard lock(s.mutex);
+      s.sleeps.push_back(d);
+    };
+  }
+  return c;
+}
+
+std::vector<std::chrono::nanoseconds> sleeps() {
+  auto& s = state();
+  std::lock_guard lock(s.mutex);
+  return s.sleeps;
+}
+
+void clear_sleeps() {
+  auto& s = state();
+  std::lock_guard lock(s.mutex);
+  s.sleeps.clear();
+}
+
+Side::Side(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn_);
+    PQfinish(conn_);
+    throw std::runtime_error("side connection failed: " + msg);
+  }
+}
+
+Side::~Side() { PQfinish(conn_); }
+
+void Side::exec(const std::string& sql) {
+  PGresult* r = PQexec(conn_, sql.c_str());
+  const auto st = PQresultStatus(r);
+  std::string err = PQresultErrorMessage(r);
+  PQclear(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    throw std::runtime_error("side exec failed: " + err + " in: " + sql);
+  }
+}
+
+std::string Side::value(const std::string& sql) {
+  PGresult* r = PQexec(conn_, sql.c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    std::string err = PQresultErrorMessage(r);
+    PQclear(r);
+    throw std::runtime_error("side query failed: " + err + " in: " + sql);
+  }
+  std::string v = (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+                      ? PQgetvalue(r, 0, 0)
+                      : "";
+  PQclear(r);
+  return v;
+}
+
+void Side::terminate(int pid) {
+  const auto p = std::to_string(pid);
+  if (value("SELECT pg_terminate_backend(" + p + ")") != "t") {
+    throw std::runtime_error("pg_terminate_backend(" + p + ") failed");
+  }
+  for (int i = 0; i < 500; ++i) {
+    if (count("SELECT count(*) FROM pg_stat_activity WHERE pid = " + p) == 0) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("backend " + p + " did not exit");
+}
+
+struct LogCapture::Impl : spdlog::sinks::base_sink<std::mutex> {
+  std::vector<std::string> lines;
+  void sink_it_(const spdlog::details::log_msg& m) override {
+    lines.push_back(std::string(spdlog::level::to_string_view(m.level).data(),
+                                spdlog::level::to_string_view(m.level).size()) +
+                    "|" + std::string(m.payload.data(), m.payload.size()));
+  }
+  void flush_() override {}
+  std::vector<std::string> snapshot() {
+    std::lock_guard lock(mutex_);
+    return lines;
+  }
+};
+
+LogCapture::LogCapture() : impl_(std::make_shared<Impl>()) {
+  auto& l = soundhash::db::logger();
+  l.sinks().push_back(impl_);
+  l.set_level(spdlog::level::trace);
+}
+
+LogCapture::~LogCapture() {
+  auto& sinks = soundhash::db::logger().sinks();
+  std::erase(sinks, impl_);
+}
+
+std::vector<std::string> LogCapture::lines() const { return impl_->snapshot(); }
+
+bool LogCapture::contains(std::string_view needle) const {
+  for (const auto& l : lines()) {
+    if (l.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace sh_test

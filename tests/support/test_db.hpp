@@ -1,0 +1,68 @@
+#pragma once
+// Test support: every test process gets its own fresh database on the
+// throwaway server that CTest started (or on SOUNDHASH_TEST_DATABASE_URL), so
+// tests are isolated and `ctest -j` is safe. There is no skipping: without a
+// server the test fails and says why.
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "soundhash/db.hpp"
+
+namespace sh_test {
+
+/// conninfo of the server's admin database.
+std::string admin_conninfo();
+/// conninfo of this process's own database (created on first use, dropped at
+/// exit).
+std::string conninfo();
+/// A Config for conninfo() whose retry sleeps are recorded instead of slept
+/// (see sleeps()) unless `real_sleep`.
+soundhash::db::Config config(bool real_sleep = false);
+/// Delays that config()'s sleeper was asked for, in order.
+std::vector<std::chrono::nanoseconds> sleeps();
+void clear_sleeps();
+
+/// A raw libpq connection, independent of the library under test: used to
+/// look at the database from outside and to inject faults.
+class Side {
+ public:
+  explicit Side(const std::string& conninfo = sh_test::conninfo());
+  ~Side();
+  Side(const Side&) = delete;
+  Side& operator=(const Side&) = delete;
+
+  /// Runs SQL (may be several statements); throws std::runtime_error on
+  /// failure.
+  void exec(const std::string& sql);
+  /// First column of the first row as text ("" for NULL / no rows).
+  std::string value(const std::string& sql);
+  long long count(const std::string& sql) { return std::stoll(value(sql)); }
+  /// Kills a backend with pg_terminate_backend and waits until it is gone.
+  void terminate(int pid);
+  PGconn* raw() { return conn_; }
+
+ private:
+  PGconn* conn_;
+};
+
+/// Captures the "soundhash.db" logger's messages.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  /// "level|message" lines captured so far.
+  std::vector<std::string> lines() const;
+  bool contains(std::string_view needle) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sh_test

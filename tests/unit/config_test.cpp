@@ -1,0 +1,71 @@
+// Config::from_env and validation (pure logic).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <soundhash/db/config.hpp>
+
+namespace db = soundhash::db;
+using namespace std::chrono_literals;
+
+namespace {
+struct Env {
+  std::vector<std::string> names;
+  void set(const char* n, const char* v) {
+    setenv(n, v, 1);
+    names.emplace_back(n);
+  }
+  ~Env() {
+    for (auto& n : names) unsetenv(n.c_str());
+  }
+};
+}  // namespace
+
+TEST(Config, FromEnvReadsDatabaseUrlAndOverrides) {
+  Env e;
+  e.set("DATABASE_URL", "postgresql://u@h/db");
+  e.set("SOUNDHASH_DB_POOL_SIZE", "7");
+  e.set("SOUNDHASH_DB_ACQUIRE_TIMEOUT_MS", "250");
+  e.set("SOUNDHASH_DB_MAX_RETRIES", "0");
+  e.set("SOUNDHASH_DB_RETRY_JITTER", "0.1");
+  e.set("SOUNDHASH_DB_PREPARED_STATEMENTS", "off");
+  const auto c = db::Config::from_env();
+  EXPECT_EQ(c.conninfo, "postgresql://u@h/db");
+  EXPECT_EQ(c.pool_size, 7u);
+  EXPECT_EQ(c.acquire_timeout, 250ms);
+  EXPECT_EQ(c.retry.max_retries, 0);
+  EXPECT_DOUBLE_EQ(c.retry.jitter, 0.1);
+  EXPECT_FALSE(c.prepared_statements);
+}
+
+TEST(Config, EmptyDatabaseUrlMeansLibpqDefaults) {
+  Env e;
+  e.set("DATABASE_URL", "");
+  EXPECT_EQ(db::Config::from_env().conninfo, "");
+}
+
+TEST(Config, InvalidValueNamesTheVariable) {
+  Env e;
+  e.set("SOUNDHASH_DB_POOL_SIZE", "many");
+  try {
+    (void)db::Config::from_env();
+    FAIL();
+  } catch (const db::InvalidArgument& err) {
+    EXPECT_NE(std::string(err.what()).find("SOUNDHASH_DB_POOL_SIZE"),
+              std::string::npos);
+  }
+}
+
+TEST(Config, ZeroPoolIsRejected) {
+  Env e;
+  e.set("SOUNDHASH_DB_POOL_SIZE", "0");
+  EXPECT_THROW((void)db::Config::from_env(), db::InvalidArgument);
+  db::Config c;
+  c.pool_size = 0;
+  EXPECT_THROW(c.validate(), db::InvalidArgument);
+}
+
+TEST(Config, BadBoolIsRejected) {
+  Env e;
+  e.set("SOUNDHASH_DB_PREPARED_STATEMENTS", "maybe");
+  EXPECT_THROW((void)db::Config::from_env(), db::InvalidArgument);
+}
