@@ -74,8 +74,11 @@ TEST_F(Transact, DeadlockedUnitsBothCommitExactlyOnce) {
   EXPECT_EQ(side.value("SELECT string_agg(unit, ',' ORDER BY unit) FROM log"),
             "a,b");
   EXPECT_EQ(side.count("SELECT sum(balance) FROM accounts"), 200);
-  EXPECT_EQ(attempts.load(), 3) << "exactly the deadlock victim re-ran";
-  EXPECT_EQ(sh_test::sleeps().size(), 1u);
+  // The victim re-ran (with the recorded, non-sleeping backoff its retry can
+  // meet the winner again, so it may take more than one); each re-run
+  // followed one backoff.
+  EXPECT_GE(attempts.load(), 3);
+  EXPECT_EQ(sh_test::sleeps().size(), static_cast<std::size_t>(attempts.load() - 2));
 }
 
 TEST_F(Transact, UnitWhoseBackendIsKilledIsRerunAndCommittedOnce) {

@@ -1,0 +1,395 @@
+// The code examples of docs/guide.md, compiled so that they stay true.
+//
+// Each region between "// [example: NAME]" and "// [end]" is quoted verbatim
+// in the guide. Nothing here runs unless the program is started with the
+// argument "run"; then it uses the database named by DATABASE_URL (libpq's
+// PG* defaults when unset).
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <soundhash/db.hpp>
+
+namespace db = soundhash::db;
+
+namespace {
+
+// Stands in for long work that must not hold a database session: downloading
+// a video, decoding its audio, computing fingerprints.
+void download_and_fingerprint(const db::Video&) {}
+
+// ---------------------------------------------------------------------------
+// Scoped repositories
+
+// [example: scoped]
+db::Video add_video(std::string_view channel_id, std::string_view video_id) {
+  auto repo = db::video_repository();  // owns a Session on Database::global()
+  auto channel = repo->get_channel_by_id(channel_id);
+  if (!channel) channel = repo->create_channel(channel_id, "New channel");
+  return repo->create_video(video_id, channel->id, "Title");
+}  // COMMIT here; ROLLBACK instead if an exception leaves the function
+// [end]
+
+// [example: short-scope]
+std::optional<db::Video> find_video(std::string_view video_id) {
+  auto repo = db::video_repository();
+  return repo->get_video_by_id(video_id);
+}  // committed and the connection is back in the pool
+
+void process(std::string_view video_id) {
+  if (auto video = find_video(video_id)) {
+    download_and_fingerprint(*video);  // long work, no session held
+  }
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Shared sessions
+
+// [example: shared]
+void finish_video(std::int64_t video_row_id, std::int64_t job_id) {
+  auto s = db::get_db_session();
+  db::VideoRepository videos{s};
+  db::JobRepository jobs{s};
+  videos.mark_video_processed(video_row_id);
+  jobs.update_job_status(job_id, db::job_status::completed, 100.0);
+}  // one COMMIT for both: both changes or neither
+// [end]
+
+// ---------------------------------------------------------------------------
+// Database::transact
+
+// [example: transact]
+// Returns the id of the video's processing job, creating it if needed.
+std::int64_t enqueue_video(db::Database& database, std::string_view video_id) {
+  return database.transact([&](db::Session& s) {
+    db::VideoRepository videos{s};
+    db::JobRepository jobs{s};
+    if (!videos.get_video_by_id(video_id)) {
+      throw std::invalid_argument("unknown video");  // rolls back, no retry
+    }
+    auto [job, created] =
+        jobs.create_job_if_not_exists("video_process", video_id);
+    return job.id;
+  });  // committed here: a failed COMMIT throws from transact itself
+}
+// [end]
+
+// [example: commit-in-doubt]
+void enqueue_or_check(db::Database& database, std::string_view video_id) {
+  try {
+    enqueue_video(database, video_id);
+  } catch (const db::CommitInDoubt&) {
+    // The connection died during COMMIT: the job may or may not exist.
+    // Look before doing anything that must not happen twice.
+    auto repo = db::job_repository(database);
+    const bool exists = repo->job_exists("video_process", video_id);
+    spdlog::warn("commit in doubt for {}; job exists now: {}", video_id,
+                 exists);
+  }
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Idempotent jobs
+
+// [example: idempotent]
+void request_processing(std::string_view video_id) {
+  auto repo = db::job_repository();
+  auto [job, created] = repo->create_job_if_not_exists(
+      "video_process", video_id, R"({"priority": 1})");
+  if (created) {
+    spdlog::info("queued job {} for {}", job.id, video_id);
+  } else {
+    spdlog::info("job {} for {} is already {}", job.id, video_id, job.status);
+  }
+}
+// [end]
+
+// [example: custom-statuses]
+// At most one fingerprinting job per video, ever: a completed one counts too.
+bool request_fingerprinting_once(std::string_view video_id) {
+  auto repo = db::job_repository();
+  auto [job, created] = repo->create_job_if_not_exists(
+      "fingerprint", video_id, std::nullopt,
+      {"pending", "running", "completed"});
+  return created;
+}
+// [end]
+
+// [example: racy]
+// DON'T: two workers can both see "no job" and both insert one.
+void racy_request_processing(std::string_view video_id) {
+  auto repo = db::job_repository();
+  if (!repo->job_exists("video_process", video_id)) {
+    repo->create_job("video_process", video_id);
+  }
+}
+// [end]
+
+// [example: repeatable-read]
+std::pair<db::ProcessingJob, bool> request_in_snapshot(
+    db::Database& database, std::string_view video_id) {
+  return database.transact(
+      [&](db::Session& s) {
+        db::JobRepository jobs{s};
+        return jobs.create_job_if_not_exists("video_process", video_id);
+      },
+      db::TxOptions{.isolation = db::Isolation::repeatable_read});
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Retry behaviour
+
+// [example: policy]
+db::Config service_config() {
+  auto cfg = db::Config::from_env();
+  cfg.retry.max_retries = 5;  // 6 attempts in all
+  cfg.retry.initial_delay = std::chrono::milliseconds{200};
+  cfg.retry.max_delay = std::chrono::seconds{3};
+  cfg.retry.jitter = 0.25;  // each delay uniform in [0.75 d, 1.25 d]
+  return cfg;
+}
+// [end]
+
+// [example: db-retry]
+// A whole unit of work of your own, with its own policy and log name.
+std::int64_t reset_failed_jobs(db::Database& database) {
+  db::RetryPolicy policy;  // 0.5 s, 1 s, 2 s
+  policy.jitter = 0.1;
+  return db::db_retry("reset_failed_jobs", policy, [&] {
+    auto s = database.session();
+    const auto n = s.execute("UPDATE processing_jobs SET status = 'pending', "
+                             "retry_count = retry_count + 1 "
+                             "WHERE status = 'failed' AND retry_count < "
+                             "max_retries")
+                       .affected_rows();
+    s.commit();  // inside fn: a transient COMMIT failure is retried too
+    return n;
+  });
+}
+// [end]
+
+// [example: no-retries]
+// A Database whose calls and transact units never retry.
+db::Config no_retry_config() {
+  auto cfg = db::Config::from_env();
+  cfg.retry.max_retries = 0;
+  return cfg;
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Error handling
+
+// [example: catch-integrity]
+// Adds the videos that are new; returns how many it added.
+int import_videos(std::int64_t channel_row_id,
+                  const std::vector<std::string>& video_ids) {
+  auto repo = db::video_repository();
+  int added = 0;
+  for (const auto& id : video_ids) {
+    try {
+      repo->create_video(id, channel_row_id);
+      ++added;
+    } catch (const db::IntegrityError& e) {
+      // Only this call was undone; the videos added before it stay in the
+      // unit. e.constraint() names the violated constraint.
+      spdlog::debug("skipped {}: {}", id, e.constraint());
+    }
+  }
+  return added;
+}  // one COMMIT for every video that went in
+// [end]
+
+// [example: boundary]
+// Maps database failures to HTTP-like status codes at a service boundary.
+int handle_request(std::string_view video_id) {
+  try {
+    request_processing(video_id);
+    return 200;
+  } catch (const db::InvalidArgument& e) {  // nothing was sent
+    spdlog::info("bad request: {}", e.what());
+    return 400;
+  } catch (const db::IntegrityError& e) {  // class 23
+    spdlog::info("conflict on {}: {}", e.constraint(), e.detail());
+    return 409;
+  } catch (const db::TransientError&) {  // retrying did not help
+    return 503;
+  } catch (const db::PoolTimeout&) {  // no free connection in time
+    return 503;
+  } catch (const db::CommitInDoubt&) {  // outcome unknown
+    return 500;
+  } catch (const db::Error& e) {  // anything else from the library
+    spdlog::error("database error {}: {}", e.sqlstate(), e.what());
+    return 500;
+  }
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Logging
+
+// [example: log-sink]
+void log_database_to_file() {
+  auto file =
+      std::make_shared<spdlog::sinks::basic_file_sink_mt>("soundhash-db.log");
+  db::logger().sinks().push_back(file);        // at startup, before threads
+  db::logger().set_level(spdlog::level::debug);  // DEBUG lines are off by default
+}
+// [end]
+
+// [example: log-own]
+void use_own_database_logger() {
+  // Before the library's first log line and before any call to db::logger().
+  auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("soundhash.db", sink);
+  logger->set_level(spdlog::level::warn);
+  spdlog::register_logger(logger);
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+// [example: configure-global]
+void configure_database() {
+  auto cfg = db::Config::from_env();  // DATABASE_URL, SOUNDHASH_DB_*
+  cfg.pool_size = 4;
+  cfg.acquire_timeout = std::chrono::seconds{2};
+  cfg.prepared_statements = false;  // behind PgBouncer transaction pooling
+  db::Database::configure_global(cfg);  // before the first global() use
+  db::Database::global().migrate();     // bundled schema; idempotent
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Migrating from the deprecated form
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+// [example: deprecated]
+// Before: the caller commits and closes by hand.
+void old_create_channel(std::string_view channel_id) {
+  auto repo = db::get_video_repository();
+  repo.create_channel(channel_id, "Some channel");
+  repo.session().commit();  // forget this and the channel is rolled back
+  repo.session().close();
+}
+// [end]
+#pragma GCC diagnostic pop
+
+// [example: migrated]
+// After: commits at scope exit, rolls back if an exception leaves.
+void new_create_channel(std::string_view channel_id) {
+  auto repo = db::video_repository();
+  repo->create_channel(channel_id, "Some channel");
+}
+// [end]
+
+// ---------------------------------------------------------------------------
+// Do and don't
+
+// [example: dont-long-work]
+// DON'T: the connection (and any locks taken) is held during the download.
+void dont_hold_session(std::string_view video_id) {
+  auto repo = db::video_repository();
+  if (auto video = repo->get_video_by_id(video_id)) {
+    download_and_fingerprint(*video);
+    repo->mark_video_processed(video->id);
+  }
+}
+// [end]
+
+// [example: dont-nest]
+// DON'T: two sessions, two connections, two transactions. `jobs` commits
+// first (it is destroyed first) and stays committed if `videos`' COMMIT then
+// fails; and either session would block on a row lock the other holds.
+void dont_nest(std::int64_t video_row_id, std::int64_t job_id) {
+  auto videos = db::video_repository();
+  auto jobs = db::job_repository();
+  videos->mark_video_processed(video_row_id);
+  jobs->update_job_status(job_id, db::job_status::completed);
+}
+// [end]
+
+// [example: dont-swallow]
+// DON'T: catching every db::Error also catches TransientError. After one,
+// the unit is lost: each later call throws TransientError again, and so does
+// the scope's end ("cannot commit") instead of committing part of the work.
+void dont_swallow(const std::vector<std::int64_t>& video_row_ids) {
+  auto repo = db::video_repository();
+  for (auto id : video_row_ids) {
+    try {
+      repo->mark_video_processed(id);
+    } catch (const db::Error& e) {
+      spdlog::warn("skipping video {}: {}", id, e.what());
+    }
+  }
+}
+// [end]
+
+int run_all() {
+  use_own_database_logger();
+  log_database_to_file();
+  configure_database();
+  auto& database = db::Database::global();
+
+  const auto video = add_video("UC_guide", "vid_guide");
+  process("vid_guide");
+  request_processing("vid_guide");
+  request_fingerprinting_once("vid_guide");
+  racy_request_processing("vid_guide");
+  const auto job_id = enqueue_video(database, "vid_guide");
+  enqueue_or_check(database, "vid_guide");
+  request_in_snapshot(database, "vid_guide");
+  finish_video(video.id, job_id);
+  reset_failed_jobs(database);
+  dont_swallow({video.id});
+  import_videos(video.channel_id, {"vid_guide", "vid_guide_2"});
+  std::printf("handle_request: %d\n", handle_request("vid_guide"));
+  old_create_channel("UC_guide_old");
+  new_create_channel("UC_guide_new");
+  dont_hold_session("vid_guide");
+  dont_nest(video.id, job_id);
+
+  db::Database other{service_config()};
+  db::Database unretried{no_retry_config()};
+  std::printf("pool sizes: %zu, %zu\n", other.pool_stats().max_size,
+              unretried.pool_stats().max_size);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) != "run") {
+    // Compile-checked only. A Database connects lazily, so this needs no
+    // server.
+    db::Database database{db::Config{}};
+    std::printf("guide_examples: pass \"run\" to run against DATABASE_URL "
+                "(pool size %zu)\n",
+                database.config().pool_size);
+    return 0;
+  }
+  try {
+    return run_all();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "guide_examples: %s\n", e.what());
+    return 1;
+  }
+}

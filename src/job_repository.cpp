@@ -1,0 +1,203 @@
+#include "soundhash/db/job_repository.hpp"
+
+#include "checks.hpp"
+#include "soundhash/db/log.hpp"
+
+namespace soundhash::db {
+namespace {
+
+#define SH_JOB_COLS                                                          \
+  "id, job_type, status, target_id, parameters, progress, current_step, "    \
+  "created_at, started_at, completed_at, error_message, retry_count, "       \
+  "max_retries"
+
+ProcessingJob to_job(const Row& r, int first = 0) {
+  ProcessingJob j;
+  j.id = r[first + 0].as<std::int64_t>();
+  j.job_type = r[first + 1].as<std::string>();
+  j.status = r[first + 2].as<std::string>();
+  j.target_id = r[first + 3].as<std::string>();
+  j.parameters = r[first + 4].as<std::optional<std::string>>();
+  j.progress = r[first + 5].as<double>();
+  j.current_step = r[first + 6].as<std::optional<std::string>>();
+  j.created_at = r[first + 7].as<Timestamp>();
+  j.started_at = r[first + 8].as<std::optional<Timestamp>>();
+  j.completed_at = r[first + 9].as<std::optional<Timestamp>>();
+  j.error_message = r[first + 10].as<std::optional<std::string>>();
+  j.retry_count = r[first + 11].as<std::int32_t>();
+  j.max_retries = r[first + 12].as<std::int32_t>();
+  return j;
+}
+
+std::vector<ProcessingJob> to_jobs(const Result& r) {
+  std::vector<ProcessingJob> out;
+  out.reserve(r.size());
+  for (const auto& row : r) out.push_back(to_job(row));
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& JobRepository::default_check_statuses() {
+  static const std::vector<std::string> statuses{"pending", "running"};
+  return statuses;
+}
+
+ProcessingJob JobRepository::create_job(std::string_view job_type,
+                                        std::string_view target_id,
+                                        std::optional<std::string> parameters) {
+  detail::require_id("create_job", "job_type", job_type);
+  detail::require_id("create_job", "target_id", target_id);
+  return session_.call("create_job", [&] {
+    auto job = to_job(
+        session_
+            .execute("INSERT INTO processing_jobs (job_type, target_id, "
+                     "parameters) VALUES ($1, $2, $3) RETURNING " SH_JOB_COLS,
+                     job_type, target_id, parameters)
+            .one());
+    logger().info("Created new processing job: type={}, target={}, id={}",
+                  job.job_type, job.target_id, job.id);
+    return job;
+  });
+}
+
+bool JobRepository::job_exists(std::string_view job_type,
+                               std::string_view target_id,
+                               const std::vector<std::string>& statuses) {
+  detail::require_id("job_exists", "job_type", job_type);
+  detail::require_id("job_exists", "target_id", target_id);
+  detail::require_statuses("job_exists", statuses);
+  return session_.call("job_exists", [&] {
+    return session_
+        .execute(
+            "SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE job_type = $1 "
+            "AND target_id = $2 AND status = ANY ($3))",
+            job_type, target_id, statuses)
+        .one()[0]
+        .as<bool>();
+  });
+}
+
+// The race-free mechanism lives in the database function (migration 2, see
+// src/migrations.cpp): creators of one (type, target) serialise on a lock row,
+// and a stale snapshot at REPEATABLE READ / SERIALIZABLE turns into a 40001
+// instead of a duplicate. One statement, one round trip.
+std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
+    std::string_view job_type, std::string_view target_id,
+    std::optional<std::string> parameters,
+    const std::vector<std::string>& check_statuses) {
+  constexpr std::string_view op = "create_job_if_not_exists";
+  detail::require_id(op, "job_type", job_type);
+  detail::require_id(op, "target_id", target_id);
+  detail::require_statuses(op, check_statuses);
+  return session_.call(op, [&] {
+    auto row = session_
+                   .execute("SELECT (r.job).*, r.created FROM "
+                            "soundhash_create_job_if_not_exists($1, $2, $3, "
+                            "$4) r",
+                            job_type, target_id, parameters, check_statuses)
+                   .one();
+    std::pair<ProcessingJob, bool> out{to_job(row), row[13].as<bool>()};
+    const auto& job = out.first;
+    if (out.second) {
+      logger().info("Created new processing job: type={}, target={}, id={}",
+                    job.job_type, job.target_id, job.id);
+    } else {
+      logger().debug("Job already exists: type={}, target={}, status={}",
+                     job.job_type, job.target_id, job.status);
+    }
+    return out;
+  });
+}
+
+std::vector<ProcessingJob> JobRepository::get_pending_jobs(
+    std::optional<std::string_view> job_type, int limit) {
+  if (job_type) detail::require_id("get_pending_jobs", "job_type", *job_type);
+  detail::require_limit("get_pending_jobs", limit);
+  return session_.call("get_pending_jobs", [&] {
+    return to_jobs(session_.execute(
+        "SELECT " SH_JOB_COLS
+        " FROM processing_jobs WHERE status = 'pending' AND "
+        "($1::text IS NULL OR job_type = $1) ORDER BY created_at, id LIMIT $2",
+        job_type, limit));
+  });
+}
+
+std::vector<ProcessingJob> JobRepository::get_jobs_by_target(
+    std::string_view target_id, std::optional<std::string_view> job_type) {
+  detail::require_id("get_jobs_by_target", "target_id", target_id);
+  if (job_type) detail::require_id("get_jobs_by_target", "job_type", *job_type);
+  return session_.call("get_jobs_by_target", [&] {
+    return to_jobs(session_.execute(
+        "SELECT " SH_JOB_COLS
+        " FROM processing_jobs WHERE target_id = $1 AND "
+        "($2::text IS NULL OR job_type = $2) ORDER BY created_at DESC, id DESC",
+        target_id, job_type));
+  });
+}
+
+std::optional<ProcessingJob> JobRepository::update_job_status(
+    std::int64_t id, std::string_view status, std::optional<double> progress,
+    std::optional<std::string> current_step,
+    std::optional<std::string> error_message) {
+  constexpr std::string_view op = "update_job_status";
+  detail::require_key(op, "id", id);
+  detail::require_status(op, status);
+  if (progress) detail::require_finite(op, "progress", *progress, 0, 100);
+  return session_.call(op, [&]() -> std::optional<ProcessingJob> {
+    auto r = session_.execute(
+        "UPDATE processing_jobs SET status = $2::text, "
+        "progress = coalesce($3, progress), "
+        "current_step = coalesce($4, current_step), "
+        "error_message = coalesce($5, error_message), "
+        "started_at = CASE WHEN $2::text = 'running' THEN coalesce(started_at, now()) "
+        "ELSE started_at END, "
+        "completed_at = CASE WHEN $2::text IN ('completed', 'failed', 'cancelled') "
+        "THEN now() ELSE completed_at END "
+        "WHERE id = $1 RETURNING " SH_JOB_COLS,
+        id, status, progress, current_step, error_message);
+    if (r.empty()) return std::nullopt;
+    return to_job(r[0]);
+  });
+}
+
+std::map<std::string, std::int64_t> JobRepository::count_jobs_by_status(
+    std::optional<std::string_view> job_type) {
+  if (job_type) {
+    detail::require_id("count_jobs_by_status", "job_type", *job_type);
+  }
+  return session_.call("count_jobs_by_status", [&] {
+    std::map<std::string, std::int64_t> out;
+    for (const auto& row : session_.execute(
+             "SELECT status, count(*) FROM processing_jobs WHERE "
+             "($1::text IS NULL OR job_type = $1) GROUP BY status",
+             job_type)) {
+      out.emplace(row[0].as<std::string>(), row[1].as<std::int64_t>());
+    }
+    return out;
+  });
+}
+
+std::map<std::string, bool> JobRepository::jobs_exist_batch(
+    std::string_view job_type, const std::vector<std::string>& target_ids,
+    const std::vector<std::string>& statuses) {
+  constexpr std::string_view op = "jobs_exist_batch";
+  detail::require_id(op, "job_type", job_type);
+  detail::require_statuses(op, statuses);
+  for (const auto& t : target_ids) detail::require_id(op, "target_ids[i]", t);
+  std::map<std::string, bool> out;
+  for (const auto& t : target_ids) out.emplace(t, false);
+  if (target_ids.empty()) return out;
+  return session_.call(op, [&] {
+    auto copy = out;
+    for (const auto& row : session_.execute(
+             "SELECT DISTINCT target_id FROM processing_jobs WHERE job_type = "
+             "$1 AND target_id = ANY ($2) AND status = ANY ($3)",
+             job_type, target_ids, statuses)) {
+      copy[row[0].as<std::string>()] = true;
+    }
+    return copy;
+  });
+}
+
+}  // namespace soundhash::db

@@ -1,0 +1,73 @@
+// Bundled migrations: applied once, recorded, idempotent, and serialised
+// across processes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_db.hpp"
+
+namespace db = soundhash::db;
+
+TEST(Migrations, ApplyOnceAndRecord) {
+  db::Database database{sh_test::config()};
+  EXPECT_EQ(database.schema_version(), 0);
+  const int applied = database.migrate();
+  EXPECT_EQ(applied, 2);
+  EXPECT_EQ(database.schema_version(), 2);
+  EXPECT_EQ(database.migrate(), 0) << "migrate() must be idempotent";
+  sh_test::Side side;
+  EXPECT_EQ(side.value("SELECT string_agg(version::text || ':' || name, ',' "
+                       "ORDER BY version) FROM soundhash_schema_migrations"),
+            "1:initial schema,2:race-free job creation");
+  for (const char* table : {"channels", "videos", "audio_fingerprints",
+                            "match_results", "processing_jobs"}) {
+    EXPECT_EQ(side.value(std::string("SELECT to_regclass('") + table +
+                         "') IS NOT NULL"),
+              "t")
+        << table;
+  }
+  // The status CHECK is there.
+  EXPECT_THROW(side.exec("INSERT INTO processing_jobs (job_type, target_id, "
+                         "status) VALUES ('t', 'x', 'bogus')"),
+               std::runtime_error);
+}
+
+TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
+  const std::string conninfo = sh_test::conninfo();  // create the db first
+  constexpr int kProcs = 8;
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  std::vector<pid_t> children;
+  for (int i = 0; i < kProcs; ++i) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(go[1]);
+      char c;
+      if (read(go[0], &c, 1) != 0) _exit(101);  // wait for the start signal
+      try {
+        db::Config c2;
+        c2.conninfo = conninfo;
+        db::Database database{c2};
+        _exit(database.migrate());  // exit code = migrations this one applied
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child: %s\n", e.what());
+        _exit(100);
+      }
+    }
+    children.push_back(pid);
+  }
+  close(go[0]);
+  close(go[1]);  // EOF releases every child at once
+  int total = 0;
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_LT(WEXITSTATUS(status), 100) << "a child failed";
+    total += WEXITSTATUS(status);
+  }
+  EXPECT_EQ(total, 2) << "each migration applied exactly once in all";
+  sh_test::Side side;
+  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 2);
+}
