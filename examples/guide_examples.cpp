@@ -328,9 +328,10 @@ void dont_nest(std::int64_t video_row_id, std::int64_t job_id) {
 // [end]
 
 // [example: dont-swallow]
-// DON'T: catching every db::Error also catches TransientError. After one,
-// the unit is lost: each later call throws TransientError again, and so does
-// the scope's end ("cannot commit") instead of committing part of the work.
+// DON'T: catching every db::Error also catches TransientError. One that
+// follows earlier work has lost the whole unit: each later call throws
+// TransientError again, and so does the scope's end ("cannot commit")
+// instead of committing part of the work.
 void dont_swallow(const std::vector<std::int64_t>& video_row_ids) {
   auto repo = db::video_repository();
   for (auto id : video_row_ids) {

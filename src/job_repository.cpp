@@ -69,7 +69,7 @@ bool JobRepository::job_exists(std::string_view job_type,
   detail::require_statuses("job_exists", statuses);
   return session_.call("job_exists", [&] {
     return session_
-        .execute(
+        .read(
             "SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE job_type = $1 "
             "AND target_id = $2 AND status = ANY ($3))",
             job_type, target_id, statuses)
@@ -115,7 +115,7 @@ std::vector<ProcessingJob> JobRepository::get_pending_jobs(
   if (job_type) detail::require_id("get_pending_jobs", "job_type", *job_type);
   detail::require_limit("get_pending_jobs", limit);
   return session_.call("get_pending_jobs", [&] {
-    return to_jobs(session_.execute(
+    return to_jobs(session_.read(
         "SELECT " SH_JOB_COLS
         " FROM processing_jobs WHERE status = 'pending' AND "
         "($1::text IS NULL OR job_type = $1) ORDER BY created_at, id LIMIT $2",
@@ -128,7 +128,7 @@ std::vector<ProcessingJob> JobRepository::get_jobs_by_target(
   detail::require_id("get_jobs_by_target", "target_id", target_id);
   if (job_type) detail::require_id("get_jobs_by_target", "job_type", *job_type);
   return session_.call("get_jobs_by_target", [&] {
-    return to_jobs(session_.execute(
+    return to_jobs(session_.read(
         "SELECT " SH_JOB_COLS
         " FROM processing_jobs WHERE target_id = $1 AND "
         "($2::text IS NULL OR job_type = $2) ORDER BY created_at DESC, id DESC",
@@ -168,7 +168,7 @@ std::map<std::string, std::int64_t> JobRepository::count_jobs_by_status(
   }
   return session_.call("count_jobs_by_status", [&] {
     std::map<std::string, std::int64_t> out;
-    for (const auto& row : session_.execute(
+    for (const auto& row : session_.read(
              "SELECT status, count(*) FROM processing_jobs WHERE "
              "($1::text IS NULL OR job_type = $1) GROUP BY status",
              job_type)) {
@@ -190,7 +190,7 @@ std::map<std::string, bool> JobRepository::jobs_exist_batch(
   if (target_ids.empty()) return out;
   return session_.call(op, [&] {
     auto copy = out;
-    for (const auto& row : session_.execute(
+    for (const auto& row : session_.read(
              "SELECT DISTINCT target_id FROM processing_jobs WHERE job_type = "
              "$1 AND target_id = ANY ($2) AND status = ANY ($3)",
              job_type, target_ids, statuses)) {

@@ -58,15 +58,6 @@ const RetryPolicy& Session::policy() const noexcept {
   return db_.config().retry;
 }
 
-const RetryPolicy& Session::no_retry() noexcept {
-  static const RetryPolicy none = [] {
-    RetryPolicy p;
-    p.max_retries = 0;
-    return p;
-  }();
-  return none;
-}
-
 void Session::throw_if_poisoned() const {
   if (!poisoned_.empty()) {
     throw TransientError(
@@ -76,6 +67,7 @@ void Session::throw_if_poisoned() const {
 }
 
 Session::CallGuard::CallGuard(Session& session) noexcept : s(session) {
+  s.last_error_.clear();
   s.call_active_ = true;
   s.work_before_call_ = s.has_work_;
   s.savepoint_ = false;
@@ -103,6 +95,28 @@ bool Session::in_transaction() const noexcept {
 
 int Session::backend_pid() { return connection().backend_pid(); }
 
+Session::Prefix Session::prefix() const {
+  Prefix p;
+  if (conn_->tx_status() == detail::TxStatus::idle) {
+    p.sql[p.n++] = begin_sql(options_);
+  }
+  if (release_pending_) {
+    p.release = p.n;
+    p.sql[p.n++] = kRelease;
+  }
+  if (work_before_call_ && !savepoint_) {
+    p.savepoint = p.n;
+    p.sql[p.n++] = kSavepoint;
+  }
+  return p;
+}
+
+void Session::prefix_done(const Prefix& p, int failed_at) {
+  const bool all = failed_at < 0;
+  if (p.release >= 0 && (all || failed_at > p.release)) release_pending_ = false;
+  if (p.savepoint >= 0 && (all || failed_at > p.savepoint)) savepoint_ = true;
+}
+
 Result Session::run(const detail::Statement& st) {
   if (!call_active_) return call("run", [&] { return run(st); });
   throw_if_poisoned();
@@ -110,28 +124,25 @@ Result Session::run(const detail::Statement& st) {
   // The unit's control statements ride in the same round trip as `st`.
   detail::Statement batch[4];
   Result results[4];
-  int n = 0, release = -1, savepoint = -1;
-  if (c.tx_status() == detail::TxStatus::idle) {
-    batch[n++] = {begin_sql(options_)};
+  int n = 0;
+  if (c.tx_status() == detail::TxStatus::idle && st.plain_read && !has_work_ &&
+      options_.isolation == Isolation::read_committed) {
+    // A leading read at READ COMMITTED: its own read-only transaction, one
+    // round trip, nothing left open (see read()).
+    batch[0] = {"BEGIN READ ONLY"};
+    batch[1] = st;
+    batch[2] = {"COMMIT"};
+    const auto outcome = c.run({batch, 3}, {results, 3});
+    if (!outcome.ok()) fail(outcome.error);
+    return std::move(results[1]);
   }
-  if (release_pending_) {
-    release = n;
-    batch[n++] = {kRelease};
-  }
-  if (work_before_call_ && !savepoint_) {
-    savepoint = n;
-    batch[n++] = {kSavepoint};
-  }
+  const Prefix p = prefix();
+  for (int i = 0; i < p.n; ++i) batch[n++] = {p.sql[i]};
   if (!st.sql.empty()) batch[n++] = st;
   if (n == 0) return {};
   const auto outcome = c.run({batch, static_cast<std::size_t>(n)},
                              {results, static_cast<std::size_t>(n)});
-  if (release >= 0 && (outcome.ok() || outcome.failed > release)) {
-    release_pending_ = false;
-  }
-  if (savepoint >= 0 && (outcome.ok() || outcome.failed > savepoint)) {
-    savepoint_ = true;
-  }
+  prefix_done(p, outcome.failed);
   if (!outcome.ok()) fail(outcome.error);
   has_work_ = true;
   return st.sql.empty() ? Result() : std::move(results[n - 1]);
@@ -142,23 +153,41 @@ std::int64_t Session::copy_in(std::string_view copy_sql,
   if (!call_active_) {
     return call("copy_in", [&] { return copy_in(copy_sql, data); });
   }
-  run(detail::Statement{});  // BEGIN / SAVEPOINT as needed, one round trip
+  throw_if_poisoned();
+  connection();
+  // COPY cannot be pipelined, but the simple protocol takes the control
+  // statements and the COPY as one query string: still one round trip.
+  const Prefix p = prefix();
+  std::string sql;
+  for (int i = 0; i < p.n; ++i) (sql += p.sql[i]) += "; ";
+  sql += copy_sql;
   try {
-    const auto rows = conn_->copy_in(copy_sql, data);
+    const auto rows = conn_->copy_in(sql, data);
+    prefix_done(p, -1);
     has_work_ = true;
     return rows;
   } catch (...) {
+    // Control statements only fail with the connection; if it is alive the
+    // COPY itself failed, after the savepoint was set.
+    prefix_done(p, conn_->broken() ? 0 : p.n);
     fail(std::current_exception());
   }
 }
 
 void Session::run_script(std::string_view sql) {
   if (!call_active_) return call("run_script", [&] { run_script(sql); });
-  run(detail::Statement{});  // BEGIN / SAVEPOINT as needed, one round trip
+  throw_if_poisoned();
+  connection();
+  const Prefix p = prefix();
+  std::string script;
+  for (int i = 0; i < p.n; ++i) (script += p.sql[i]) += "; ";
+  script += sql;
   try {
-    conn_->exec_script(sql);
+    conn_->exec_script(script);
+    prefix_done(p, -1);
     has_work_ = true;
   } catch (...) {
+    prefix_done(p, conn_->broken() ? 0 : p.n);
     fail(std::current_exception());
   }
 }

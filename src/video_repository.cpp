@@ -151,7 +151,7 @@ std::optional<Channel> VideoRepository::get_channel_by_id(
     std::string_view channel_id) {
   detail::require_id("get_channel_by_id", "channel_id", channel_id);
   return session_.call("get_channel_by_id", [&]() -> std::optional<Channel> {
-    auto r = session_.execute(
+    auto r = session_.read(
         "SELECT " SH_CHANNEL_COLS " FROM channels WHERE channel_id = $1",
         channel_id);
     if (r.empty()) return std::nullopt;
@@ -187,7 +187,7 @@ std::optional<Video> VideoRepository::get_video_by_id(
     std::string_view video_id) {
   detail::require_id("get_video_by_id", "video_id", video_id);
   return session_.call("get_video_by_id", [&]() -> std::optional<Video> {
-    auto r = session_.execute(
+    auto r = session_.read(
         "SELECT " SH_VIDEO_COLS " FROM videos WHERE video_id = $1", video_id);
     if (r.empty()) return std::nullopt;
     return to_video(r[0]);
@@ -198,7 +198,7 @@ std::vector<Video> VideoRepository::get_unprocessed_videos(int limit) {
   detail::require_limit("get_unprocessed_videos", limit);
   return session_.call("get_unprocessed_videos", [&] {
     return map_rows<Video>(
-        session_.execute("SELECT " SH_VIDEO_COLS
+        session_.read("SELECT " SH_VIDEO_COLS
                          " FROM videos WHERE NOT processed "
                          "ORDER BY created_at, id LIMIT $1",
                          limit),
@@ -275,7 +275,7 @@ bool VideoRepository::check_fingerprints_exist(std::int64_t video_id) {
   detail::require_key("check_fingerprints_exist", "video_id", video_id);
   return session_.call("check_fingerprints_exist", [&] {
     return session_
-        .execute(
+        .read(
             "SELECT EXISTS (SELECT 1 FROM audio_fingerprints WHERE video_id = "
             "$1)",
             video_id)
@@ -290,7 +290,7 @@ std::vector<AudioFingerprint> VideoRepository::find_matching_fingerprints(
   detail::require_limit("find_matching_fingerprints", limit);
   return session_.call("find_matching_fingerprints", [&] {
     return map_rows<AudioFingerprint>(
-        session_.execute("SELECT " SH_FP_COLS
+        session_.read("SELECT " SH_FP_COLS
                          " FROM audio_fingerprints WHERE fingerprint_hash = $1 "
                          "ORDER BY id LIMIT $2",
                          hash, limit),
@@ -347,7 +347,7 @@ std::vector<MatchResult> VideoRepository::get_top_matches(
   detail::require_limit("get_top_matches", limit);
   return session_.call("get_top_matches", [&] {
     return map_rows<MatchResult>(
-        session_.execute("SELECT " SH_MATCH_COLS
+        session_.read("SELECT " SH_MATCH_COLS
                          " FROM match_results WHERE query_fingerprint_id = $1 "
                          "ORDER BY similarity_score DESC, id LIMIT $2",
                          query_fingerprint_id, limit),

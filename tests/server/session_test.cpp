@@ -224,3 +224,55 @@ TEST_F(SessionTest, IsolationLevelIsApplied) {
                 .as<std::string>(),
             "serializable");
 }
+
+TEST_F(SessionTest, LeadingReadAtReadCommittedLeavesNothingOpen) {
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  auto s = database.session();
+  EXPECT_EQ(s.read("SELECT name FROM items WHERE id = $1", 1)
+                .one()[0]
+                .as<std::string>(),
+            "a");
+  EXPECT_FALSE(s.in_transaction()) << "a leading read needs no open transaction";
+  // A write sent through read() is refused by the server, nothing written.
+  try {
+    s.read("INSERT INTO items VALUES (2, 'sneaky')");
+    FAIL();
+  } catch (const db::Error& e) {
+    EXPECT_EQ(e.sqlstate(), "25006");
+  }
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, ReadOnlyStartThenWriteIsStillOneUnit) {
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  EXPECT_THROW(
+      {
+        auto s = database.session();
+        (void)s.read("SELECT count(*) FROM items");
+        s.execute("INSERT INTO items VALUES (2, 'b')");
+        EXPECT_TRUE(s.in_transaction());
+        (void)s.read("SELECT count(*) FROM items");  // inside the unit now
+        s.execute("INSERT INTO items VALUES (3, 'c')");
+        throw Boom();
+      },
+      Boom);
+  EXPECT_EQ(items(), 1) << "both writes belong to one rolled-back unit";
+  {
+    auto s = database.session();
+    (void)s.read("SELECT count(*) FROM items");
+    s.execute("INSERT INTO items VALUES (2, 'b')");
+    EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 2)
+        << "a read after a write sees the unit's own writes";
+  }
+  EXPECT_EQ(items(), 2);
+}
+
+TEST_F(SessionTest, RepeatableReadTakesNoShortcut) {
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  auto s = database.session({.isolation = db::Isolation::repeatable_read});
+  EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1);
+  EXPECT_TRUE(s.in_transaction()) << "the snapshot must be kept";
+  side.exec("INSERT INTO items VALUES (2, 'b')");
+  EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1)
+      << "same snapshot for the whole unit";
+}

@@ -62,11 +62,19 @@ class Session {
   /// file comment for its retry and rollback rules).
   template <detail::Bindable... Args>
   Result execute(std::string_view sql, const Args&... args) {
-    detail::Param params[sizeof...(Args) + 1];
-    std::size_t i = 0;
-    (detail::encode(params[i++], args), ...);
-    const detail::Statement st{sql, {params, sizeof...(Args)}};
-    return call("execute", [&] { return run(st); });
+    return statement(false, sql, args...);
+  }
+
+  /// Like execute, for a statement that only reads. When it is the first
+  /// work of a READ COMMITTED unit it runs in a read-only transaction of its
+  /// own, sent with its BEGIN and COMMIT in one round trip, so a scope that
+  /// only reads costs one round trip and has nothing to commit; at READ
+  /// COMMITTED each statement sees fresh data anyway. A write sent through
+  /// read() is refused by the server (SQLSTATE 25006). In a REPEATABLE READ or
+  /// SERIALIZABLE unit, or after a write, it is the same as execute.
+  template <detail::Bindable... Args>
+  Result read(std::string_view sql, const Args&... args) {
+    return statement(true, sql, args...);
   }
 
   /// Runs `fn()` as one call named `op`: retried as a whole when it is the
@@ -76,11 +84,21 @@ class Session {
   auto call(std::string_view op, F&& fn) -> std::invoke_result_t<F&> {
     if (call_active_) return fn();
     throw_if_poisoned();
-    const bool may_retry = kind_ != Kind::managed && !has_work_;
-    return db_retry(op, may_retry ? policy() : no_retry(), [&]() -> decltype(auto) {
+    auto once = [&]() -> decltype(auto) {
       CallGuard guard(*this);
       return fn();
-    });
+    };
+    if (kind_ != Kind::managed && !has_work_) return db_retry(op, policy(), once);
+    // No retry budget of its own: a transient failure goes to whoever owns
+    // the unit (transact logs and retries it), so only log the others.
+    try {
+      return once();
+    } catch (const TransientError&) {
+      throw;
+    } catch (const std::exception& e) {
+      detail::log_give_up(op, 1, 1, e);
+      throw;
+    }
   }
 
   /// Runs one statement inside the current call (repositories use this).
@@ -121,8 +139,27 @@ class Session {
     Session& s;
   };
 
+  template <class... Args>
+  Result statement(bool plain_read, std::string_view sql, const Args&... args) {
+    detail::Param params[sizeof...(Args) + 1];
+    std::size_t i = 0;
+    (detail::encode(params[i++], args), ...);
+    detail::Statement st{sql, {params, sizeof...(Args)}};
+    st.plain_read = plain_read;
+    return call(plain_read ? "read" : "execute", [&] { return run(st); });
+  }
+
   [[nodiscard]] const RetryPolicy& policy() const noexcept;
-  static const RetryPolicy& no_retry() noexcept;
+  /// Control statements to send before the next statement: BEGIN,
+  /// RELEASE of the last call's savepoint, this call's SAVEPOINT.
+  struct Prefix {
+    std::string_view sql[3];
+    int n = 0;
+    int release = -1;
+    int savepoint = -1;
+  };
+  Prefix prefix() const;
+  void prefix_done(const Prefix& p, int failed_at);
   void throw_if_poisoned() const;
   detail::Connection& connection();
   [[noreturn]] void fail(std::exception_ptr error);

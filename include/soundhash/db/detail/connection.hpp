@@ -27,6 +27,9 @@ struct Statement {
   std::string_view sql;
   std::span<const Param> params{};
   bool cacheable = true;
+  /// Only reads (no writes, no locking clause): may run in a read-only
+  /// transaction of its own when it leads a READ COMMITTED unit.
+  bool plain_read = false;
 };
 
 /// What a pipeline run produced: `failed` is the index of the statement that
