@@ -1,27 +1,45 @@
-// Quickstart: a Database, a unit of work that commits at scope exit, and a
-// whole-unit retry with transact. Reads DATABASE_URL (libpq's PG* defaults
-// when unset).
+// Quickstart: the three ways to get a unit of work, and an idempotent job.
+// Reads DATABASE_URL (libpq's PG* defaults when unset).
 #include <cstdio>
 #include <soundhash/db.hpp>
 
 namespace db = soundhash::db;
 
 int main() try {
-  db::Database database{db::Config::from_env()};
-  database.migrate();
+  db::Database::global().migrate();  // bundled schema; safe to call always
 
+  // 1. A scoped repository: commits when the block ends.
+  std::int64_t channel_id = 0;
   {
-    auto s = database.session();
-    s.execute(
-        "INSERT INTO channels (channel_id, channel_name) VALUES ($1, $2) "
-        "ON CONFLICT (channel_id) DO NOTHING",
-        "UC_quickstart", "Quickstart channel");
-  }  // COMMIT here
+    auto repo = db::video_repository();
+    auto channel = repo->get_channel_by_id("UC_quickstart");
+    channel_id = channel ? channel->id
+                         : repo->create_channel("UC_quickstart", "Quickstart").id;
+  }
 
-  const auto n = database.transact([](db::Session& s) {
-    return s.execute("SELECT count(*) FROM channels").one()[0].as<long long>();
+  // 2. A shared session: two repositories, one unit, one COMMIT.
+  {
+    auto s = db::get_db_session();
+    db::VideoRepository videos{s};
+    db::JobRepository jobs{s};
+    if (!videos.get_video_by_id("vid_quickstart")) {
+      videos.create_video("vid_quickstart", channel_id, "Quickstart video");
+    }
+    // 3. Idempotent, race-free job creation.
+    auto [job, created] = jobs.create_job_if_not_exists(
+        "video_process", "vid_quickstart", R"({"priority": 1})");
+    std::printf("job %lld for vid_quickstart: %s\n",
+                static_cast<long long>(job.id),
+                created ? "created" : "already there");
+  }
+
+  // A unit retried as a whole on deadlocks and lost connections.
+  const auto counts = db::Database::global().transact([](db::Session& s) {
+    return db::JobRepository{s}.count_jobs_by_status();
   });
-  std::printf("channels: %lld\n", n);
+  for (const auto& [status, n] : counts) {
+    std::printf("%s: %lld\n", status.c_str(), static_cast<long long>(n));
+  }
   return 0;
 } catch (const db::Error& e) {
   std::fprintf(stderr, "database error: %s\n", e.what());
