@@ -47,9 +47,9 @@ inline void require_finite(std::string_view op, std::string_view arg, double v,
 
 inline void require_status(std::string_view op, std::string_view status) {
   if (!job_status::is_valid(status)) {
-    throw InvalidArgument(std::string(op) + ": unknown job status \"" +
-                          std::string(status) +
-                          "\" (pending, running, completed, failed, cancelled)");
+    throw InvalidArgument(
+        std::string(op) + ": unknown job status \"" + std::string(status) +
+        "\" (pending, running, completed, failed, cancelled)");
   }
 }
 

@@ -1,76 +1,220 @@
 #include "soundhash/db/config.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "soundhash/db/errors.hpp"
 
 namespace soundhash::db {
 namespace {
 
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return (v && *v) ? v : nullptr;
-}
+// Every setting once: its environment variable, its conninfo key, and how a
+// text value is applied. from_env() and the conninfo both go through this.
+struct Setting {
+  const char* env;
+  const char* key;
+  std::function<void(Config&, std::string_view, const std::string& where)> set;
+};
 
-[[noreturn]] void bad(const char* name, std::string_view value,
+[[noreturn]] void bad(const std::string& where, std::string_view value,
                       const char* expected) {
-  throw InvalidArgument(std::string(name) + "=\"" + std::string(value) +
+  throw InvalidArgument(where + "=\"" + std::string(value) +
                         "\" is invalid: expected " + expected);
 }
 
 template <class T>
-void read_number(const char* name, T& out, const char* expected) {
-  const char* v = env(name);
-  if (!v) return;
-  const std::string_view s(v);
+T number(std::string_view s, const std::string& where, const char* expected) {
   T value{};
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || end != s.data() + s.size()) bad(name, s, expected);
-  out = value;
-}
-
-void read_ms(const char* name, std::chrono::milliseconds& out) {
-  long long ms = out.count();
-  read_number(name, ms, "a whole number of milliseconds");
-  if (ms < 0) bad(name, env(name), "a non-negative number of milliseconds");
-  out = std::chrono::milliseconds(ms);
-}
-
-void read_bool(const char* name, bool& out) {
-  const char* v = env(name);
-  if (!v) return;
-  const std::string_view s(v);
-  if (s == "1" || s == "true" || s == "on" || s == "yes") {
-    out = true;
-  } else if (s == "0" || s == "false" || s == "off" || s == "no") {
-    out = false;
-  } else {
-    bad(name, s, "one of 1/0, true/false, on/off, yes/no");
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
+    bad(where, s, expected);
   }
+  return value;
+}
+
+std::chrono::milliseconds ms(std::string_view s, const std::string& where) {
+  const auto v = number<long long>(s, where, "a whole number of milliseconds");
+  if (v < 0) bad(where, s, "a non-negative number of milliseconds");
+  return std::chrono::milliseconds(v);
+}
+
+bool boolean(std::string_view s, const std::string& where) {
+  if (s == "1" || s == "true" || s == "on" || s == "yes") return true;
+  if (s == "0" || s == "false" || s == "off" || s == "no") return false;
+  bad(where, s, "one of 1/0, true/false, on/off, yes/no");
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> all = {
+      {"SOUNDHASH_DB_POOL_SIZE", "soundhash_pool_size",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.pool_size = number<std::size_t>(v, w, "a positive integer");
+       }},
+      {"SOUNDHASH_DB_ACQUIRE_TIMEOUT_MS", "soundhash_acquire_timeout_ms",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.acquire_timeout = ms(v, w);
+       }},
+      {"SOUNDHASH_DB_PING_AFTER_IDLE_MS", "soundhash_ping_after_idle_ms",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.ping_after_idle = ms(v, w);
+       }},
+      {"SOUNDHASH_DB_MAX_RETRIES", "soundhash_max_retries",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.retry.max_retries = number<int>(v, w, "a non-negative integer");
+       }},
+      {"SOUNDHASH_DB_RETRY_INITIAL_DELAY_MS",
+       "soundhash_retry_initial_delay_ms",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.retry.initial_delay = ms(v, w);
+       }},
+      {"SOUNDHASH_DB_RETRY_MAX_DELAY_MS", "soundhash_retry_max_delay_ms",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.retry.max_delay = ms(v, w);
+       }},
+      {"SOUNDHASH_DB_RETRY_MULTIPLIER", "soundhash_retry_multiplier",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.retry.multiplier = number<double>(v, w, "a number >= 1");
+       }},
+      {"SOUNDHASH_DB_RETRY_JITTER", "soundhash_retry_jitter",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.retry.jitter = number<double>(v, w, "a number in [0, 1]");
+       }},
+      {"SOUNDHASH_DB_PREPARED_STATEMENTS", "soundhash_prepared_statements",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.prepared_statements = boolean(v, w);
+       }},
+  };
+  return all;
+}
+
+const Setting* find_key(std::string_view key) {
+  for (const auto& s : settings()) {
+    if (key == s.key) return &s;
+  }
+  return nullptr;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 &&
+        hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// URI form: soundhash_* query parameters are applied and removed.
+std::string take_from_uri(Config& c, const std::string& uri) {
+  const auto q = uri.find('?');
+  if (q == std::string::npos) return uri;
+  std::string kept;
+  std::string_view rest = std::string_view(uri).substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view item = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view()
+                                         : rest.substr(amp + 1);
+    const auto eq = item.find('=');
+    const std::string key = percent_decode(item.substr(0, eq));
+    if (const Setting* s = find_key(key)) {
+      const std::string value = eq == std::string_view::npos
+                                    ? ""
+                                    : percent_decode(item.substr(eq + 1));
+      s->set(c, value, "conninfo " + key);
+      continue;
+    }
+    if (!kept.empty()) kept.push_back('&');
+    kept.append(item);
+  }
+  return uri.substr(0, q) + (kept.empty() ? "" : "?" + kept);
+}
+
+// key=value form: soundhash_* pairs are applied and removed; values may be
+// single-quoted with backslash escapes, as libpq allows.
+std::string take_from_pairs(Config& c, const std::string& s) {
+  std::string kept;
+  std::size_t i = 0;
+  auto skip_space = [&] {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  };
+  while (true) {
+    skip_space();
+    if (i >= s.size()) break;
+    const std::size_t start = i;
+    while (i < s.size() && s[i] != '=' &&
+           !std::isspace(static_cast<unsigned char>(s[i]))) {
+      ++i;
+    }
+    const std::string key = s.substr(start, i - start);
+    skip_space();
+    if (i >= s.size() || s[i] != '=') {
+      throw InvalidArgument("conninfo: missing \"=\" after \"" + key + "\"");
+    }
+    ++i;
+    skip_space();
+    std::string value;
+    if (i < s.size() && s[i] == '\'') {
+      ++i;
+      while (i < s.size() && s[i] != '\'') {
+        if (s[i] == '\\' && i + 1 < s.size()) ++i;
+        value.push_back(s[i++]);
+      }
+      if (i >= s.size()) throw InvalidArgument("conninfo: unterminated quote");
+      ++i;
+    } else {
+      while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) {
+        if (s[i] == '\\' && i + 1 < s.size()) ++i;
+        value.push_back(s[i++]);
+      }
+    }
+    const std::string original = s.substr(start, i - start);
+    if (const Setting* st = find_key(key)) {
+      st->set(c, value, "conninfo " + key);
+    } else {
+      if (!kept.empty()) kept.push_back(' ');
+      kept += original;
+    }
+  }
+  return kept;
 }
 
 }  // namespace
 
 Config Config::from_env() {
   Config c;
-  if (const char* url = env("DATABASE_URL")) c.conninfo = url;
-  read_number("SOUNDHASH_DB_POOL_SIZE", c.pool_size, "a positive integer");
-  read_ms("SOUNDHASH_DB_ACQUIRE_TIMEOUT_MS", c.acquire_timeout);
-  read_ms("SOUNDHASH_DB_PING_AFTER_IDLE_MS", c.ping_after_idle);
-  read_number("SOUNDHASH_DB_MAX_RETRIES", c.retry.max_retries,
-              "a non-negative integer");
-  read_ms("SOUNDHASH_DB_RETRY_INITIAL_DELAY_MS", c.retry.initial_delay);
-  read_ms("SOUNDHASH_DB_RETRY_MAX_DELAY_MS", c.retry.max_delay);
-  read_number("SOUNDHASH_DB_RETRY_MULTIPLIER", c.retry.multiplier,
-              "a number >= 1");
-  read_number("SOUNDHASH_DB_RETRY_JITTER", c.retry.jitter,
-              "a number in [0, 1]");
-  read_bool("SOUNDHASH_DB_PREPARED_STATEMENTS", c.prepared_statements);
+  if (const char* url = std::getenv("DATABASE_URL"); url && *url)
+    c.conninfo = url;
+  for (const auto& s : settings()) {
+    const char* v = std::getenv(s.env);
+    if (v && *v) s.set(c, v, s.env);
+  }
+  c.take_conninfo_settings();
   c.validate();
   return c;
+}
+
+void Config::take_conninfo_settings() {
+  const bool uri = conninfo.starts_with("postgresql://") ||
+                   conninfo.starts_with("postgres://");
+  conninfo =
+      uri ? take_from_uri(*this, conninfo) : take_from_pairs(*this, conninfo);
 }
 
 void Config::validate() const {

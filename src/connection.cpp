@@ -2,12 +2,14 @@
 
 #include <libpq-fe.h>
 
+#include <cstdlib>
 #include <memory>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "soundhash/db/errors.hpp"
+#include "soundhash/db/log.hpp"
 
 namespace soundhash::db::detail {
 namespace {
@@ -118,20 +120,35 @@ std::string redact_conninfo(std::string_view conninfo) {
 Connection::Connection(const std::string& conninfo, bool prepare)
     : prepare_(prepare) {
   // Our defaults come first so that anything in `conninfo` overrides them.
-  const char* keys[] = {"connect_timeout", "client_encoding",
-                        "fallback_application_name", "dbname", nullptr};
-  const char* values[] = {"10", "UTF8", "soundhash-db", conninfo.c_str(),
-                          nullptr};
+  // A connect timeout bounds how long an unreachable host can hang a caller
+  // (libpq waits forever by default), unless PGCONNECT_TIMEOUT says
+  // otherwise.
+  const char* env_timeout = std::getenv("PGCONNECT_TIMEOUT");
+  const char* keys[] = {"client_encoding", "fallback_application_name",
+                        "connect_timeout", "dbname", nullptr};
+  const char* values[] = {"UTF8", "soundhash-db",
+                          (env_timeout && *env_timeout) ? env_timeout : "10",
+                          conninfo.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
-  if (conn_ == nullptr) throw ConnectionError("libpq could not allocate a connection");
+  if (conn_ == nullptr)
+    throw ConnectionError("libpq could not allocate a connection");
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = trim(PQerrorMessage(conn_));
     PQfinish(conn_);
     conn_ = nullptr;
-    throw ConnectionError("could not connect to \"" + redact_conninfo(conninfo) +
+    throw ConnectionError("could not connect to \"" +
+                              redact_conninfo(conninfo) +
                               "\": " + redact_conninfo(msg),
                           Error::Fields::with_sqlstate("08001"));
   }
+  // Server notices (e.g. "relation already exists, skipping") go to our
+  // logger at debug level instead of libpq's default, stderr.
+  PQsetNoticeReceiver(
+      conn_,
+      [](void*, const PGresult* r) {
+        logger().debug("server notice: {}", trim(PQresultErrorMessage(r)));
+      },
+      nullptr);
 }
 
 Connection::~Connection() {
@@ -223,7 +240,8 @@ Outcome Connection::run(std::span<const Statement> stmts,
     }
     if (ok != 1) break;
   }
-  if (sent < stmts.size()) fail(static_cast<int>(sent), error_from(conn_, nullptr));
+  if (sent < stmts.size())
+    fail(static_cast<int>(sent), error_from(conn_, nullptr));
   const bool synced = PQpipelineSync(conn_) == 1;
   if (!synced) fail(static_cast<int>(sent), error_from(conn_, nullptr));
 

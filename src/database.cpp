@@ -11,7 +11,8 @@
 namespace soundhash::db {
 namespace {
 
-detail::PoolOptions pool_options(const Config& c) {
+detail::PoolOptions pool_options(Config& c) {
+  c.take_conninfo_settings();
   c.validate();
   return {.conninfo = c.conninfo,
           .max_size = c.pool_size,
@@ -72,8 +73,10 @@ int Database::schema_version() {
     auto exists = s.execute(
         "SELECT to_regclass('soundhash_schema_migrations') IS NOT NULL");
     if (!exists.one()[0].as<bool>()) return 0;
-    return s.execute("SELECT coalesce(max(version), 0) FROM "
-                     "soundhash_schema_migrations")
+    return s
+        .execute(
+            "SELECT coalesce(max(version), 0) FROM "
+            "soundhash_schema_migrations")
         .one()[0]
         .as<int>();
   });

@@ -6,9 +6,9 @@
 namespace soundhash::db {
 namespace {
 
-#define SH_JOB_COLS                                                          \
-  "id, job_type, status, target_id, parameters, progress, current_step, "    \
-  "created_at, started_at, completed_at, error_message, retry_count, "       \
+#define SH_JOB_COLS                                                       \
+  "id, job_type, status, target_id, parameters, progress, current_step, " \
+  "created_at, started_at, completed_at, error_message, retry_count, "    \
   "max_retries"
 
 ProcessingJob to_job(const Row& r, int first = 0) {
@@ -92,10 +92,11 @@ std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
   detail::require_statuses(op, check_statuses);
   return session_.call(op, [&] {
     auto row = session_
-                   .execute("SELECT (r.job).*, r.created FROM "
-                            "soundhash_create_job_if_not_exists($1, $2, $3, "
-                            "$4) r",
-                            job_type, target_id, parameters, check_statuses)
+                   .execute(
+                       "SELECT (r.job).*, r.created FROM "
+                       "soundhash_create_job_if_not_exists($1, $2, $3, "
+                       "$4) r",
+                       job_type, target_id, parameters, check_statuses)
                    .one();
     std::pair<ProcessingJob, bool> out{to_job(row), row[13].as<bool>()};
     const auto& job = out.first;
@@ -120,6 +121,21 @@ std::vector<ProcessingJob> JobRepository::get_pending_jobs(
         " FROM processing_jobs WHERE status = 'pending' AND "
         "($1::text IS NULL OR job_type = $1) ORDER BY created_at, id LIMIT $2",
         job_type, limit));
+  });
+}
+
+std::optional<ProcessingJob> JobRepository::claim_next_job(
+    std::string_view job_type) {
+  detail::require_id("claim_next_job", "job_type", job_type);
+  return session_.call("claim_next_job", [&]() -> std::optional<ProcessingJob> {
+    auto r = session_.execute(
+        "UPDATE processing_jobs SET status = 'running', started_at = now() "
+        "WHERE id = (SELECT id FROM processing_jobs WHERE status = 'pending' "
+        "AND job_type = $1 ORDER BY created_at, id LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED) RETURNING " SH_JOB_COLS,
+        job_type);
+    if (r.empty()) return std::nullopt;
+    return to_job(r[0]);
   });
 }
 
@@ -150,9 +166,11 @@ std::optional<ProcessingJob> JobRepository::update_job_status(
         "progress = coalesce($3, progress), "
         "current_step = coalesce($4, current_step), "
         "error_message = coalesce($5, error_message), "
-        "started_at = CASE WHEN $2::text = 'running' THEN coalesce(started_at, now()) "
+        "started_at = CASE WHEN $2::text = 'running' THEN coalesce(started_at, "
+        "now()) "
         "ELSE started_at END, "
-        "completed_at = CASE WHEN $2::text IN ('completed', 'failed', 'cancelled') "
+        "completed_at = CASE WHEN $2::text IN ('completed', 'failed', "
+        "'cancelled') "
         "THEN now() ELSE completed_at END "
         "WHERE id = $1 RETURNING " SH_JOB_COLS,
         id, status, progress, current_step, error_message);
@@ -168,10 +186,10 @@ std::map<std::string, std::int64_t> JobRepository::count_jobs_by_status(
   }
   return session_.call("count_jobs_by_status", [&] {
     std::map<std::string, std::int64_t> out;
-    for (const auto& row : session_.read(
-             "SELECT status, count(*) FROM processing_jobs WHERE "
-             "($1::text IS NULL OR job_type = $1) GROUP BY status",
-             job_type)) {
+    for (const auto& row :
+         session_.read("SELECT status, count(*) FROM processing_jobs WHERE "
+                       "($1::text IS NULL OR job_type = $1) GROUP BY status",
+                       job_type)) {
       out.emplace(row[0].as<std::string>(), row[1].as<std::int64_t>());
     }
     return out;

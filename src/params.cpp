@@ -1,9 +1,10 @@
+#include "soundhash/db/detail/params.hpp"
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 
-#include "soundhash/db/detail/params.hpp"
 #include "soundhash/db/errors.hpp"
 
 namespace soundhash::db::detail {

@@ -56,10 +56,10 @@ Pool::Handle Pool::acquire() {
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout &&
         idle_.empty() && open_ >= options_.max_size) {
       ++timeouts_;
-      throw PoolTimeout(
-          "no database connection became free within " +
-          std::to_string(options_.acquire_timeout.count()) + " ms (pool size " +
-          std::to_string(options_.max_size) + ")");
+      throw PoolTimeout("no database connection became free within " +
+                        std::to_string(options_.acquire_timeout.count()) +
+                        " ms (pool size " + std::to_string(options_.max_size) +
+                        ")");
     }
   }
 }

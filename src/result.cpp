@@ -24,9 +24,12 @@ T read_be(const char* p) {
   T v;
   std::memcpy(&v, p, sizeof v);
   if constexpr (std::endian::native == std::endian::little) {
-    if constexpr (sizeof(T) == 2) v = static_cast<T>(__builtin_bswap16(static_cast<std::uint16_t>(v)));
-    if constexpr (sizeof(T) == 4) v = static_cast<T>(__builtin_bswap32(static_cast<std::uint32_t>(v)));
-    if constexpr (sizeof(T) == 8) v = static_cast<T>(__builtin_bswap64(static_cast<std::uint64_t>(v)));
+    if constexpr (sizeof(T) == 2)
+      v = static_cast<T>(__builtin_bswap16(static_cast<std::uint16_t>(v)));
+    if constexpr (sizeof(T) == 4)
+      v = static_cast<T>(__builtin_bswap32(static_cast<std::uint32_t>(v)));
+    if constexpr (sizeof(T) == 8)
+      v = static_cast<T>(__builtin_bswap64(static_cast<std::uint64_t>(v)));
   }
   return v;
 }
@@ -34,13 +37,16 @@ T read_be(const char* p) {
 }  // namespace
 
 Result::Result(pg_result* res)
-    : res_(res, [](const pg_result* r) { PQclear(const_cast<pg_result*>(r)); }) {}
+    : res_(res,
+           [](const pg_result* r) { PQclear(const_cast<pg_result*>(r)); }) {}
 
 std::size_t Result::size() const noexcept {
   return res_ ? static_cast<std::size_t>(PQntuples(res_.get())) : 0;
 }
 
-int Result::columns() const noexcept { return res_ ? PQnfields(res_.get()) : 0; }
+int Result::columns() const noexcept {
+  return res_ ? PQnfields(res_.get()) : 0;
+}
 
 std::int64_t Result::affected_rows() const noexcept {
   if (!res_) return 0;

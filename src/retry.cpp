@@ -10,7 +10,8 @@ namespace soundhash::db {
 using std::chrono::nanoseconds;
 
 nanoseconds RetryPolicy::delay_for(int retry, double unit_random) const {
-  const double initial = static_cast<double>(nanoseconds(initial_delay).count());
+  const double initial =
+      static_cast<double>(nanoseconds(initial_delay).count());
   const double cap = static_cast<double>(nanoseconds(max_delay).count());
   double d = std::min(initial * std::pow(multiplier, retry), cap);
   if (jitter > 0) d *= 1.0 + jitter * (2.0 * unit_random - 1.0);
@@ -33,11 +34,17 @@ void RetryPolicy::sleep(nanoseconds d) const {
 }
 
 void RetryPolicy::validate() const {
-  if (max_retries < 0) throw InvalidArgument("RetryPolicy.max_retries must be >= 0");
-  if (initial_delay.count() < 0) throw InvalidArgument("RetryPolicy.initial_delay must be >= 0");
-  if (max_delay < initial_delay) throw InvalidArgument("RetryPolicy.max_delay must be >= initial_delay");
-  if (!(multiplier >= 1.0) || !std::isfinite(multiplier)) throw InvalidArgument("RetryPolicy.multiplier must be a finite number >= 1");
-  if (!(jitter >= 0.0 && jitter <= 1.0)) throw InvalidArgument("RetryPolicy.jitter must be in [0, 1]");
+  if (max_retries < 0)
+    throw InvalidArgument("RetryPolicy.max_retries must be >= 0");
+  if (initial_delay.count() < 0)
+    throw InvalidArgument("RetryPolicy.initial_delay must be >= 0");
+  if (max_delay < initial_delay)
+    throw InvalidArgument("RetryPolicy.max_delay must be >= initial_delay");
+  if (!(multiplier >= 1.0) || !std::isfinite(multiplier))
+    throw InvalidArgument(
+        "RetryPolicy.multiplier must be a finite number >= 1");
+  if (!(jitter >= 0.0 && jitter <= 1.0))
+    throw InvalidArgument("RetryPolicy.jitter must be in [0, 1]");
 }
 
 namespace detail {

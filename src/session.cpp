@@ -113,7 +113,8 @@ Session::Prefix Session::prefix() const {
 
 void Session::prefix_done(const Prefix& p, int failed_at) {
   const bool all = failed_at < 0;
-  if (p.release >= 0 && (all || failed_at > p.release)) release_pending_ = false;
+  if (p.release >= 0 && (all || failed_at > p.release))
+    release_pending_ = false;
   if (p.savepoint >= 0 && (all || failed_at > p.savepoint)) savepoint_ = true;
 }
 
@@ -246,8 +247,9 @@ void Session::commit() {
   }
   if (status == detail::TxStatus::in_error) {
     give_back();
-    throw Error("cannot commit: the transaction had failed and was rolled back" +
-                (last_error_.empty() ? std::string() : " (" + last_error_ + ")"));
+    throw Error(
+        "cannot commit: the transaction had failed and was rolled back" +
+        (last_error_.empty() ? std::string() : " (" + last_error_ + ")"));
   }
   try {
     conn_->exec({"COMMIT"});

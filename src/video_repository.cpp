@@ -9,8 +9,8 @@ namespace soundhash::db {
 namespace {
 
 // Column lists, in the order the to_* functions read them.
-#define SH_CHANNEL_COLS                                                    \
-  "id, channel_id, channel_name, description, subscriber_count, "          \
+#define SH_CHANNEL_COLS                                           \
+  "id, channel_id, channel_name, description, subscriber_count, " \
   "video_count, is_active, created_at, updated_at, last_processed"
 
 Channel to_channel(const Row& r) {
@@ -56,7 +56,7 @@ Video to_video(const Row& r) {
   return v;
 }
 
-#define SH_FP_COLS                                                          \
+#define SH_FP_COLS                                                           \
   "id, video_id, start_time, end_time, fingerprint_hash, fingerprint_data, " \
   "confidence_score, peak_count, sample_rate, segment_length, created_at"
 
@@ -76,8 +76,8 @@ AudioFingerprint to_fingerprint(const Row& r) {
   return f;
 }
 
-#define SH_MATCH_COLS                                                      \
-  "id, query_fingerprint_id, matched_fingerprint_id, similarity_score, "  \
+#define SH_MATCH_COLS                                                    \
+  "id, query_fingerprint_id, matched_fingerprint_id, similarity_score, " \
   "match_confidence, query_source, query_url, query_user, created_at"
 
 MatchResult to_match(const Row& r) {
@@ -151,9 +151,9 @@ std::optional<Channel> VideoRepository::get_channel_by_id(
     std::string_view channel_id) {
   detail::require_id("get_channel_by_id", "channel_id", channel_id);
   return session_.call("get_channel_by_id", [&]() -> std::optional<Channel> {
-    auto r = session_.read(
-        "SELECT " SH_CHANNEL_COLS " FROM channels WHERE channel_id = $1",
-        channel_id);
+    auto r = session_.read("SELECT " SH_CHANNEL_COLS
+                           " FROM channels WHERE channel_id = $1",
+                           channel_id);
     if (r.empty()) return std::nullopt;
     return to_channel(r[0]);
   });
@@ -167,7 +167,8 @@ Video VideoRepository::create_video(std::string_view video_id,
   detail::require_id("create_video", "video_id", video_id);
   detail::require_key("create_video", "channel_id", channel_id);
   if (d.duration) {
-    detail::require_finite("create_video", "duration", *d.duration, 0, HUGE_VAL);
+    detail::require_finite("create_video", "duration", *d.duration, 0,
+                           HUGE_VAL);
   }
   return session_.call("create_video", [&] {
     return to_video(
@@ -197,12 +198,11 @@ std::optional<Video> VideoRepository::get_video_by_id(
 std::vector<Video> VideoRepository::get_unprocessed_videos(int limit) {
   detail::require_limit("get_unprocessed_videos", limit);
   return session_.call("get_unprocessed_videos", [&] {
-    return map_rows<Video>(
-        session_.read("SELECT " SH_VIDEO_COLS
-                         " FROM videos WHERE NOT processed "
-                         "ORDER BY created_at, id LIMIT $1",
-                         limit),
-        to_video);
+    return map_rows<Video>(session_.read("SELECT " SH_VIDEO_COLS
+                                         " FROM videos WHERE NOT processed "
+                                         "ORDER BY created_at, id LIMIT $1",
+                                         limit),
+                           to_video);
   });
 }
 
@@ -291,9 +291,9 @@ std::vector<AudioFingerprint> VideoRepository::find_matching_fingerprints(
   return session_.call("find_matching_fingerprints", [&] {
     return map_rows<AudioFingerprint>(
         session_.read("SELECT " SH_FP_COLS
-                         " FROM audio_fingerprints WHERE fingerprint_hash = $1 "
-                         "ORDER BY id LIMIT $2",
-                         hash, limit),
+                      " FROM audio_fingerprints WHERE fingerprint_hash = $1 "
+                      "ORDER BY id LIMIT $2",
+                      hash, limit),
         to_fingerprint);
   });
 }
@@ -303,13 +303,14 @@ MatchResult VideoRepository::create_match_result(const NewMatchResult& m) {
   return session_.call("create_match_result", [&] {
     return to_match(
         session_
-            .execute("INSERT INTO match_results (query_fingerprint_id, "
-                     "matched_fingerprint_id, similarity_score, "
-                     "match_confidence, query_source, query_url, query_user) "
-                     "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING " SH_MATCH_COLS,
-                     m.query_fingerprint_id, m.matched_fingerprint_id,
-                     m.similarity_score, m.match_confidence, m.query_source,
-                     m.query_url, m.query_user)
+            .execute(
+                "INSERT INTO match_results (query_fingerprint_id, "
+                "matched_fingerprint_id, similarity_score, "
+                "match_confidence, query_source, query_url, query_user) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING " SH_MATCH_COLS,
+                m.query_fingerprint_id, m.matched_fingerprint_id,
+                m.similarity_score, m.match_confidence, m.query_source,
+                m.query_url, m.query_user)
             .one());
   });
 }
@@ -348,9 +349,9 @@ std::vector<MatchResult> VideoRepository::get_top_matches(
   return session_.call("get_top_matches", [&] {
     return map_rows<MatchResult>(
         session_.read("SELECT " SH_MATCH_COLS
-                         " FROM match_results WHERE query_fingerprint_id = $1 "
-                         "ORDER BY similarity_score DESC, id LIMIT $2",
-                         query_fingerprint_id, limit),
+                      " FROM match_results WHERE query_fingerprint_id = $1 "
+                      "ORDER BY similarity_score DESC, id LIMIT $2",
+                      query_fingerprint_id, limit),
         to_match);
   });
 }

@@ -13,6 +13,8 @@
 
 namespace soundhash::db {
 
+/// Settings of a Database: where to connect, the pool's bounds, the retry
+/// policy and the prepared-statement toggle. Usually built with from_env().
 struct Config {
   /// libpq connection string: a URI ("postgresql://u@h/db") or key=value
   /// pairs. Empty: libpq's defaults (PGHOST, PGPORT, PGDATABASE, ...).
@@ -35,8 +37,17 @@ struct Config {
   /// SOUNDHASH_DB_RETRY_INITIAL_DELAY_MS, SOUNDHASH_DB_RETRY_MAX_DELAY_MS,
   /// SOUNDHASH_DB_RETRY_MULTIPLIER, SOUNDHASH_DB_RETRY_JITTER,
   /// SOUNDHASH_DB_PREPARED_STATEMENTS (0/1/true/false). A malformed value
-  /// throws InvalidArgument naming the variable.
+  /// throws InvalidArgument naming the variable. Settings in the conninfo
+  /// (see take_conninfo_settings) override the environment.
   static Config from_env();
+
+  /// Applies, and removes from `conninfo` (libpq would reject them), the
+  /// settings given there: the environment names in lower case with
+  /// "soundhash_" for "SOUNDHASH_DB_", e.g.
+  /// `postgresql://h/db?soundhash_pool_size=4` or
+  /// `host=h soundhash_max_retries=0`. A malformed value throws
+  /// InvalidArgument naming the key. Database's constructor calls this.
+  void take_conninfo_settings();
 
   /// Throws InvalidArgument naming the first setting that makes no sense.
   void validate() const;

@@ -19,6 +19,9 @@
 
 namespace soundhash::db {
 
+/// Owns a bounded, thread-safe connection pool and the retry policy, and
+/// hands out units of work: session() for a scoped Session, transact() for a
+/// unit that is retried as a whole. Thread-safe; not copyable.
 class Database {
  public:
   /// Validates `config` (InvalidArgument on nonsense); connects lazily.
@@ -65,8 +68,11 @@ class Database {
   /// The highest applied migration version (0 if none).
   int schema_version();
 
+  /// The settings this Database was built with.
   [[nodiscard]] const Config& config() const noexcept { return config_; }
+  /// A snapshot of the pool's counters (open, idle, in use, discarded, ...).
   [[nodiscard]] PoolStats pool_stats() const { return pool_.stats(); }
+  /// The connection pool itself (internal; for tests and diagnostics).
   [[nodiscard]] detail::Pool& pool() noexcept { return pool_; }
 
   /// The process-wide instance, built from Config::from_env() on first use

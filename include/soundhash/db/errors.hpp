@@ -18,10 +18,16 @@ namespace soundhash::db {
 /// diagnostic fields when the server produced the error (empty otherwise).
 class Error : public std::runtime_error {
  public:
+  /// The server's diagnostic fields of an error (all empty when the error was
+  /// raised on the client side).
   struct Fields {
+    /// Five-character SQLSTATE, e.g. "40P01".
     std::string sqlstate;
+    /// The server's DETAIL line.
     std::string detail;
+    /// The server's HINT line.
     std::string hint;
+    /// Name of the constraint involved (class 23 errors).
     std::string constraint;
 
     /// Fields with only a SQLSTATE.
@@ -32,6 +38,8 @@ class Error : public std::runtime_error {
     }
   };
 
+  /// An error with `message` (what()) and the server's diagnostic `fields`.
+  /// Subclasses inherit this constructor.
   explicit Error(const std::string& message, Fields fields = {})
       : std::runtime_error(message), fields_(std::move(fields)) {}
 

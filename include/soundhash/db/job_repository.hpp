@@ -22,11 +22,14 @@
 
 namespace soundhash::db {
 
+/// Processing jobs (table `processing_jobs`), including race-free idempotent
+/// creation. Works in the Session it is given and never commits on its own.
 class JobRepository {
  public:
   /// Statuses that count as "a job is already there" by default.
   static const std::vector<std::string>& default_check_statuses();
 
+  /// A repository working in `session`, which must outlive it.
   explicit JobRepository(Session& session) noexcept : session_(session) {}
 
   /// The session this repository works in.
@@ -56,6 +59,11 @@ class JobRepository {
   /// Up to `limit` (> 0) pending jobs, oldest first, of `job_type` if given.
   std::vector<ProcessingJob> get_pending_jobs(
       std::optional<std::string_view> job_type = std::nullopt, int limit = 10);
+  /// Takes the oldest pending job of `job_type` for this worker: marks it
+  /// running (started_at = now) and returns it; nullopt if none is pending.
+  /// Concurrent workers never get the same job (FOR UPDATE SKIP LOCKED), and
+  /// none waits on another's claim.
+  std::optional<ProcessingJob> claim_next_job(std::string_view job_type);
   /// Jobs for `target_id`, newest first, of `job_type` if given.
   std::vector<ProcessingJob> get_jobs_by_target(
       std::string_view target_id,

@@ -14,53 +14,85 @@ namespace soundhash::db {
 
 /// A YouTube channel (table `channels`).
 struct Channel {
+  /// Primary key (channels.id); what Video::channel_id refers to.
   std::int64_t id = 0;
   std::string channel_id;  ///< YouTube's id, unique
+  /// Display name (at most 255 characters).
   std::optional<std::string> channel_name;
+  /// Channel description.
   std::optional<std::string> description;
+  /// Subscriber count, >= 0.
   std::optional<std::int64_t> subscriber_count;
+  /// Number of videos, >= 0.
   std::optional<std::int64_t> video_count;
+  /// Whether the channel is still ingested.
   bool is_active = true;
+  /// When the row was inserted.
   Timestamp created_at{};
+  /// When the row was last changed.
   Timestamp updated_at{};
+  /// When the channel was last processed, if ever.
   std::optional<Timestamp> last_processed;
 };
 
 /// Optional fields of a new channel.
 struct ChannelDetails {
+  /// Channel description.
   std::optional<std::string> description;
+  /// Subscriber count, >= 0.
   std::optional<std::int64_t> subscriber_count;
+  /// Number of videos, >= 0.
   std::optional<std::int64_t> video_count;
 };
 
 /// A video of a channel (table `videos`).
 struct Video {
+  /// Primary key (videos.id); what fingerprints refer to.
   std::int64_t id = 0;
   std::string video_id;     ///< YouTube's id, unique
   std::int64_t channel_id = 0;  ///< channels.id
+  /// Title (at most 500 characters).
   std::optional<std::string> title;
+  /// Video description.
   std::optional<std::string> description;
   std::optional<double> duration;  ///< seconds
+  /// View count, >= 0.
   std::optional<std::int64_t> view_count;
+  /// Like count, >= 0.
   std::optional<std::int64_t> like_count;
+  /// When the video was published.
   std::optional<Timestamp> upload_date;
+  /// The video's URL (at most 500 characters).
   std::optional<std::string> url;
+  /// Thumbnail URL (at most 500 characters).
   std::optional<std::string> thumbnail_url;
+  /// Set by VideoRepository::mark_video_processed (on success or failure).
   bool processed = false;
+  /// When processing started, if recorded.
   std::optional<Timestamp> processing_started;
+  /// When mark_video_processed was called.
   std::optional<Timestamp> processing_completed;
+  /// Why processing failed; empty after a success.
   std::optional<std::string> processing_error;
+  /// When the row was inserted.
   Timestamp created_at{};
+  /// When the row was last changed.
   Timestamp updated_at{};
 };
 
 /// Optional fields of a new video.
 struct VideoDetails {
+  /// Video description.
   std::optional<std::string> description;
+  /// Length in seconds, >= 0.
   std::optional<double> duration;
+  /// View count, >= 0.
   std::optional<std::int64_t> view_count;
+  /// Like count, >= 0.
   std::optional<std::int64_t> like_count;
+  /// When the video was published.
   std::optional<Timestamp> upload_date;
+  /// Thumbnail URL (at most 500 characters).
   std::optional<std::string> thumbnail_url;
 };
 
@@ -68,61 +100,98 @@ struct VideoDetails {
 struct NewFingerprint {
   std::int64_t video_id = 0;  ///< videos.id
   double start_time = 0;      ///< seconds into the video
+  /// End of the segment, seconds into the video; >= start_time.
   double end_time = 0;
+  /// The hash that matching looks up (at most 64 characters).
   std::string fingerprint_hash;
+  /// The fingerprint itself (bytea).
   Bytes fingerprint_data;
   std::optional<double> confidence_score;  ///< in [0, 1]
+  /// Number of spectral peaks, >= 0.
   std::optional<std::int32_t> peak_count;
+  /// Sample rate of the analysed audio in Hz, > 0.
   std::optional<std::int32_t> sample_rate;
+  /// Segment length in seconds, > 0.
   std::optional<double> segment_length;
 };
 
 /// A stored fingerprint (table `audio_fingerprints`).
 struct AudioFingerprint {
+  /// Primary key (audio_fingerprints.id).
   std::int64_t id = 0;
+  /// The video it belongs to (videos.id).
   std::int64_t video_id = 0;
+  /// Start of the segment, seconds into the video.
   double start_time = 0;
+  /// End of the segment, seconds into the video.
   double end_time = 0;
+  /// The hash that matching looks up.
   std::string fingerprint_hash;
+  /// The fingerprint itself (bytea).
   Bytes fingerprint_data;
+  /// Confidence in [0, 1].
   std::optional<double> confidence_score;
+  /// Number of spectral peaks.
   std::optional<std::int32_t> peak_count;
+  /// Sample rate of the analysed audio in Hz.
   std::optional<std::int32_t> sample_rate;
+  /// Segment length in seconds.
   std::optional<double> segment_length;
+  /// When the row was inserted.
   Timestamp created_at{};
 };
 
 /// A match to store (input of create_match_result / _batch).
 struct NewMatchResult {
+  /// The fingerprint that was looked up (audio_fingerprints.id).
   std::int64_t query_fingerprint_id = 0;
+  /// The stored fingerprint it matched (audio_fingerprints.id).
   std::int64_t matched_fingerprint_id = 0;
   double similarity_score = 0;             ///< in [0, 1]
   std::optional<double> match_confidence;  ///< in [0, 1]
+  /// Where the query came from (at most 50 characters).
   std::optional<std::string> query_source;
+  /// URL of the queried audio (at most 500 characters).
   std::optional<std::string> query_url;
+  /// Who asked (at most 100 characters).
   std::optional<std::string> query_user;
 };
 
 /// A stored match (table `match_results`).
 struct MatchResult {
+  /// Primary key (match_results.id).
   std::int64_t id = 0;
+  /// The fingerprint that was looked up (audio_fingerprints.id).
   std::int64_t query_fingerprint_id = 0;
+  /// The stored fingerprint it matched (audio_fingerprints.id).
   std::int64_t matched_fingerprint_id = 0;
+  /// Similarity in [0, 1]; get_top_matches orders by it, highest first.
   double similarity_score = 0;
+  /// Confidence in [0, 1].
   std::optional<double> match_confidence;
+  /// Where the query came from.
   std::optional<std::string> query_source;
+  /// URL of the queried audio.
   std::optional<std::string> query_url;
+  /// Who asked.
   std::optional<std::string> query_user;
+  /// When the row was inserted.
   Timestamp created_at{};
 };
 
 /// Job statuses the schema allows.
 namespace job_status {
+/// Created, not yet picked up (the status of a new job).
 inline constexpr std::string_view pending = "pending";
+/// Being worked on.
 inline constexpr std::string_view running = "running";
+/// Finished successfully.
 inline constexpr std::string_view completed = "completed";
+/// Finished with an error.
 inline constexpr std::string_view failed = "failed";
+/// Stopped before it finished.
 inline constexpr std::string_view cancelled = "cancelled";
+/// Every allowed status.
 inline constexpr std::array<std::string_view, 5> all = {
     pending, running, completed, failed, cancelled};
 /// True if `s` is one of `all`.
@@ -136,18 +205,30 @@ constexpr bool is_valid(std::string_view s) noexcept {
 
 /// A processing job (table `processing_jobs`).
 struct ProcessingJob {
+  /// Primary key (processing_jobs.id).
   std::int64_t id = 0;
+  /// What kind of work, e.g. "video_process" (at most 50 characters).
   std::string job_type;
+  /// One of job_status::all.
   std::string status;
+  /// What the job works on, e.g. a YouTube video id (at most 255 characters).
   std::string target_id;
   std::optional<std::string> parameters;  ///< usually JSON
   double progress = 0;                    ///< percent, 0..100
+  /// Free-form description of the current step.
   std::optional<std::string> current_step;
+  /// When the job was created.
   Timestamp created_at{};
+  /// When the job first moved to running.
   std::optional<Timestamp> started_at;
+  /// When the job last moved to completed, failed or cancelled.
   std::optional<Timestamp> completed_at;
+  /// Why the job failed, if it did.
   std::optional<std::string> error_message;
+  /// The pipeline's own retry counter for the job (not database retries;
+  /// this library does not change it).
   std::int32_t retry_count = 0;
+  /// How many times the pipeline may retry the job.
   std::int32_t max_retries = 3;
 };
 

@@ -31,10 +31,14 @@ namespace soundhash::db {
 template <class Repo>
 class Scoped {
  public:
+  /// Opens a scoped Session on `db` (committed when this object is
+  /// destroyed normally) and a `Repo` working in it.
   explicit Scoped(Database& db, TxOptions options = {})
       : session_(db.session(options)), repo_(session_) {}
 
+  /// The repository, for `scoped->method(...)`.
   Repo* operator->() noexcept { return &repo_; }
+  /// The repository.
   Repo& operator*() noexcept { return repo_; }
   /// The owned session (commit early, roll back, or share it).
   Session& session() noexcept { return session_; }
@@ -55,6 +59,8 @@ struct ManualSessionHolder {
 template <class Repo>
 class Manual : private detail::ManualSessionHolder, public Repo {
  public:
+  /// Opens a manual Session on `db` (uncommitted work is rolled back when
+  /// this object is destroyed) and a `Repo` working in it.
   explicit Manual(Database& db)
       : detail::ManualSessionHolder(db), Repo(held_session) {}
 };

@@ -36,9 +36,11 @@ using ResultPtr = std::shared_ptr<const pg_result>;
 /// non-optional type throws ProgrammingError.
 class Field {
  public:
+  /// The value at (`row`, `col`) of `res`; Row::operator[] makes these.
   Field(detail::ResultPtr res, int row, int col) noexcept
       : owner_(std::move(res)), res_(owner_.get()), row_(row), col_(col) {}
 
+  /// True if the value is SQL NULL.
   [[nodiscard]] bool is_null() const noexcept;
   /// Column name as the server reported it.
   [[nodiscard]] std::string_view name() const noexcept;
@@ -99,6 +101,7 @@ class Field {
 /// One row of a Result (keeps the result alive).
 class Row {
  public:
+  /// Row `row` (0-based) of `res`; Result's accessors make these.
   Row(detail::ResultPtr res, int row) noexcept
       : res_(std::move(res)), row_(row) {}
 
@@ -106,6 +109,7 @@ class Row {
   [[nodiscard]] Field operator[](int col) const;
   /// The value in the column named `name`; throws ProgrammingError if none.
   [[nodiscard]] Field operator[](std::string_view name) const;
+  /// Number of columns.
   [[nodiscard]] int size() const noexcept;
 
  private:
@@ -116,26 +120,37 @@ class Row {
 /// The outcome of one statement. Owns the libpq result; movable.
 class Result {
  public:
+  /// Forward iterator over the rows; dereferencing yields a Row by value.
   class iterator {
    public:
+    /// A forward iterator.
     using iterator_category = std::forward_iterator_tag;
+    /// Rows are produced by value.
     using value_type = Row;
+    /// Distance between two rows.
     using difference_type = std::ptrdiff_t;
+    /// No pointer type: rows are not stored.
     using pointer = void;
+    /// Dereferencing returns a Row by value.
     using reference = Row;
 
     iterator() = default;
+    /// At row `row` of `res`.
     iterator(detail::ResultPtr res, int row) : res_(std::move(res)), row_(row) {}
+    /// The current row.
     Row operator*() const { return Row(res_, row_); }
+    /// Advances to the next row.
     iterator& operator++() {
       ++row_;
       return *this;
     }
+    /// Advances to the next row; returns the old position.
     iterator operator++(int) {
       auto old = *this;
       ++row_;
       return old;
     }
+    /// Same row position (iterators of one Result).
     bool operator==(const iterator& o) const { return row_ == o.row_; }
 
    private:
@@ -149,18 +164,22 @@ class Result {
 
   /// Number of rows returned.
   [[nodiscard]] std::size_t size() const noexcept;
+  /// True if no rows were returned.
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
   /// Number of columns.
   [[nodiscard]] int columns() const noexcept;
   /// Rows affected by INSERT/UPDATE/DELETE (or returned by SELECT).
   [[nodiscard]] std::int64_t affected_rows() const noexcept;
+  /// Row `row` (0-based); throws ProgrammingError if out of range.
   [[nodiscard]] Row operator[](std::size_t row) const;
   /// The only row; throws ProgrammingError unless there is exactly one.
   [[nodiscard]] Row one() const;
   /// The first row, if any.
   [[nodiscard]] std::optional<Row> first() const;
 
+  /// The first row, for range-for.
   [[nodiscard]] iterator begin() const { return {res_, 0}; }
+  /// Past the last row.
   [[nodiscard]] iterator end() const {
     return {res_, static_cast<int>(size())};
   }

@@ -21,8 +21,11 @@ namespace soundhash::db {
 struct RetryPolicy {
   /// Retries after the first attempt; 0 disables retrying.
   int max_retries = 3;
+  /// Delay before the first retry.
   std::chrono::milliseconds initial_delay{500};
+  /// Upper bound of any delay.
   std::chrono::milliseconds max_delay{5000};
+  /// Each further retry waits this many times longer than the one before.
   double multiplier = 2.0;
   /// Fraction of randomness: a delay d becomes uniform in
   /// [d*(1-jitter), d*(1+jitter)], never above max_delay. 0 = deterministic.

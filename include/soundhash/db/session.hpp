@@ -40,6 +40,10 @@ namespace soundhash::db {
 
 class Database;
 
+/// One unit of work on one pooled connection: commits when its scope exits
+/// normally, rolls back when an exception leaves it, and always gives the
+/// connection back. Made by Database::session(); not copyable or movable.
+/// See the file comment for how calls are retried and rolled back.
 class Session {
  public:
   /// How the session ends when its scope exits normally.
@@ -123,8 +127,11 @@ class Session {
   [[nodiscard]] bool in_transaction() const noexcept;
   /// The server process id of the session's connection (acquires one).
   int backend_pid();
+  /// The Database this session draws its connection from.
   [[nodiscard]] Database& database() const noexcept { return db_; }
+  /// The isolation level and access mode of this session's transactions.
   [[nodiscard]] const TxOptions& options() const noexcept { return options_; }
+  /// How the session ends on a normal scope exit.
   [[nodiscard]] Kind kind() const noexcept { return kind_; }
 
  private:

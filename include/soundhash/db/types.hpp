@@ -27,7 +27,9 @@ enum class Isolation { read_committed, repeatable_read, serializable };
 
 /// Options of one unit of work.
 struct TxOptions {
+  /// Isolation level the unit's transactions BEGIN with.
   Isolation isolation = Isolation::read_committed;
+  /// BEGIN ... READ ONLY: the server refuses writes (SQLSTATE 25006).
   bool read_only = false;
 };
 

@@ -23,8 +23,11 @@
 
 namespace soundhash::db {
 
+/// Channels, videos, fingerprints and match results. Works in the Session it
+/// is given and never commits on its own.
 class VideoRepository {
  public:
+  /// A repository working in `session`, which must outlive it.
   explicit VideoRepository(Session& session) noexcept : session_(session) {}
 
   /// The session this repository works in.
