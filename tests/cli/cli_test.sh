@@ -1,0 +1,417 @@
+#!/usr/bin/env bash
+# Exercises every soundhash-db command against a real server: output, exit
+# codes, password redaction, and the cannot-connect path.
+#
+#   cli_test.sh PATH/TO/soundhash-db
+#
+# DATABASE_URL must name a fresh, empty database (tests/support/with-test-db
+# provides one); this script migrates it and writes jobs into it.
+set -euo pipefail
+
+cli=${1:?usage: cli_test.sh PATH/TO/soundhash-db}
+: "${DATABASE_URL:?DATABASE_URL must name a fresh database}"
+good_url=$DATABASE_URL
+# Nothing listens on port 1: connection refused at once.
+down_url="host=127.0.0.1 port=1"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out=$work/stdout
+err=$work/stderr
+rc=0
+failures=0
+checks=0
+
+# --- helpers ----------------------------------------------------------------
+
+# run ARGS...: runs the tool; its output lands in $out/$err, its status in
+# $rc. Prefix with VAR=value to change its environment.
+run() {
+  last_cmd="soundhash-db $*"
+  "$cli" "$@" >"$out" 2>"$err" && rc=0 || rc=$?
+}
+
+fail() {
+  failures=$((failures + 1))
+  {
+    echo "FAIL: $last_cmd: $*"
+    echo "  exit code: $rc"
+    sed 's/^/  stdout| /' "$out"
+    sed 's/^/  stderr| /' "$err"
+  } >&2
+}
+
+expect_rc() {
+  checks=$((checks + 1))
+  [ "$rc" -eq "$1" ] || fail "expected exit code $1"
+}
+
+# expect_out REGEX / expect_err REGEX: extended regex somewhere in the stream.
+expect_out() {
+  checks=$((checks + 1))
+  grep -Eq -- "$1" "$out" || fail "stdout lacks /$1/"
+}
+expect_err() {
+  checks=$((checks + 1))
+  grep -Eq -- "$1" "$err" || fail "stderr lacks /$1/"
+}
+# expect_absent TEXT: fixed text in neither stream.
+expect_absent() {
+  checks=$((checks + 1))
+  ! grep -Fq -- "$1" "$out" "$err" || fail "output contains '$1'"
+}
+expect_quiet_stderr() {
+  checks=$((checks + 1))
+  [ ! -s "$err" ] || fail "stderr is not empty"
+}
+# A failure is reported as exactly one line, prefixed with the tool's name.
+expect_one_error_line() {
+  checks=$((checks + 1))
+  if [ "$(wc -l <"$err")" -ne 1 ] || ! grep -q '^soundhash-db: ' "$err"; then
+    fail "stderr is not one 'soundhash-db: ...' line"
+  fi
+}
+
+# expect_usage_error ARGS...: exit 2 with one error line, nothing on stdout.
+expect_usage_error() {
+  run "$@"
+  expect_rc 2
+  expect_one_error_line
+  checks=$((checks + 1))
+  [ ! -s "$out" ] || fail "stdout is not empty"
+}
+
+sql() {
+  psql -X -q -At -v ON_ERROR_STOP=1 -d "$good_url" -c "$1"
+}
+
+# The number of table rows in $out (header excluded).
+data_rows() {
+  tail -n +2 "$out" | grep -c . || true
+}
+
+# --- help --------------------------------------------------------------------
+
+run --help
+expect_rc 0
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" doctor; do
+  expect_out "^  $c "
+done
+expect_out "exit codes"
+expect_out "--database URL"
+
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" doctor; do
+  # shellcheck disable=SC2086 # "jobs list" is two words on purpose
+  run $c --help
+  expect_rc 0
+  expect_out "^usage: soundhash-db $c"
+  expect_out "--connect-timeout"
+done
+run jobs --help
+expect_rc 0
+expect_out "jobs retry"
+run --version
+expect_rc 0
+expect_out '^soundhash-db [0-9]+\.[0-9]+\.[0-9]+$'
+
+# --- usage errors: exit 2 ----------------------------------------------------
+
+expect_usage_error
+expect_err "missing command"
+expect_usage_error frob
+expect_err "unknown command 'frob'"
+expect_usage_error jobs
+expect_err "missing subcommand"
+expect_usage_error jobs frob
+expect_usage_error status --bogus
+expect_err "unknown option '--bogus'"
+expect_usage_error status extra
+expect_usage_error --bogus status
+expect_usage_error --database
+expect_err "needs a value"
+expect_usage_error --connect-timeout soon status
+expect_err "--connect-timeout"
+expect_usage_error jobs list --limit abc
+expect_err "--limit: expected a whole number"
+expect_usage_error jobs list --limit 0
+expect_usage_error jobs list --limit 5x
+expect_usage_error jobs list --status bogus
+expect_err "not a job status"
+expect_usage_error jobs list --status
+expect_usage_error jobs enqueue video_process
+expect_err "missing TARGET"
+expect_usage_error jobs enqueue a b c
+expect_usage_error jobs retry
+expect_err "missing ID"
+expect_usage_error jobs retry abc
+expect_usage_error jobs retry 0
+expect_usage_error jobs retry -5
+expect_usage_error jobs retry 1 --force=yes
+SOUNDHASH_DB_POOL_SIZE=lots expect_usage_error status
+expect_err "SOUNDHASH_DB_POOL_SIZE"
+
+# --- before migrate ----------------------------------------------------------
+
+run status
+expect_rc 0
+expect_out "^  version +0 \(not migrated"
+expect_out "schema not migrated"
+expect_quiet_stderr
+run jobs list
+expect_rc 1
+expect_one_error_line
+expect_err "not migrated.*soundhash-db migrate"
+run jobs enqueue video_process vid1
+expect_rc 1
+expect_err "not migrated"
+run jobs retry 1
+expect_rc 1
+expect_err "not migrated"
+
+# --- migrate -------------------------------------------------------------------
+
+run migrate
+expect_rc 0
+expect_out '^applied [1-9][0-9]* migrations?; schema version [1-9][0-9]*$'
+expect_quiet_stderr
+version=$(sql "SELECT max(version) FROM soundhash_schema_migrations")
+run migrate
+expect_rc 0
+expect_out "^applied 0 migrations; schema version $version \(already up to date\)$"
+expect_quiet_stderr  # no server NOTICE ("... already exists, skipping")
+
+# --- enqueue -----------------------------------------------------------------
+
+run jobs enqueue video_process vid1
+expect_rc 0
+expect_out '^created job [0-9]+$'
+id1=$(sed -n 's/^created job \([0-9]*\)$/\1/p' "$out")
+run jobs enqueue video_process vid1
+expect_rc 0
+expect_out "^job $id1 already pending$"
+sql "UPDATE processing_jobs SET status = 'running' WHERE id = $id1"
+run jobs enqueue video_process vid1
+expect_rc 0
+expect_out "^job $id1 already running$"
+
+run jobs enqueue video_process vid2 --params '{"priority": 1}'
+expect_rc 0
+id2=$(sed -n 's/^created job \([0-9]*\)$/\1/p' "$out")
+checks=$((checks + 1))
+[ "$(sql "SELECT parameters FROM processing_jobs WHERE id = $id2")" = '{"priority": 1}' ] ||
+  fail "job $id2 lacks its parameters"
+run jobs enqueue channel_ingest UC1
+expect_rc 0
+id3=$(sed -n 's/^created job \([0-9]*\)$/\1/p' "$out")
+
+expect_usage_error jobs enqueue video_process vid9 --params '{not json'
+expect_err "not valid JSON"
+checks=$((checks + 1))
+[ "$(sql "SELECT count(*) FROM processing_jobs WHERE target_id = 'vid9'")" = 0 ] ||
+  fail "a job with invalid --params was created"
+# Too long for job_type varchar(50): the server refuses, exit 1.
+run jobs enqueue "$(printf 'x%.0s' {1..60})" vid1
+expect_rc 1
+expect_one_error_line
+expect_err "value too long"
+
+# --- list --------------------------------------------------------------------
+
+run jobs list
+expect_rc 0
+expect_out '^id +type +target +status +progress +created_at$'
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 3 ] || fail "expected 3 jobs"
+# Newest first.
+expect_out "^ *$id3 +channel_ingest +UC1 +pending +0\.0% +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+checks=$((checks + 1))
+[ "$(sed -n 2p "$out" | awk '{print $1}')" = "$id3" ] || fail "not newest first"
+expect_quiet_stderr
+
+run jobs list --status running
+expect_rc 0
+expect_out "^ *$id1 +video_process +vid1 +running "
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 1 ] || fail "--status running: expected 1 job"
+run jobs list --type channel_ingest
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 1 ] || fail "--type: expected 1 job"
+expect_out " UC1 "
+run jobs list --type video_process --status pending --limit=5
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 1 ] || fail "--type --status: expected 1 job"
+expect_out " vid2 "
+run jobs list --limit 1
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 1 ] || fail "--limit 1: expected 1 job"
+run jobs list --status completed
+expect_rc 0
+expect_out '^no jobs$'
+# Values are bound, never spliced into the SQL.
+run jobs list --type "x' OR '1'='1"
+expect_rc 0
+expect_out '^no jobs$'
+# Control characters in stored values cannot reach the terminal raw.
+run jobs enqueue weird $'bad\x1b[2Jtarget'
+expect_rc 0
+run jobs list --type weird
+expect_rc 0
+checks=$((checks + 1))
+grep -Fq 'bad\x1b[2Jtarget' "$out" || fail "control character not escaped"
+checks=$((checks + 1))
+! grep -q $'\x1b' "$out" || fail "raw escape character in output"
+
+# --- retry -------------------------------------------------------------------
+
+sql "UPDATE processing_jobs SET status = 'failed', error_message = 'boom',
+       started_at = now(), completed_at = now(), progress = 40,
+       current_step = 'fingerprint', retry_count = 0, max_retries = 3
+     WHERE id = $id1"
+run jobs retry "$id1"
+expect_rc 0
+expect_out "^job $id1 is pending again \(retry 1 of 3\)$"
+checks=$((checks + 1))
+[ "$(sql "SELECT status, retry_count, progress, error_message IS NULL,
+                 started_at IS NULL, completed_at IS NULL, current_step IS NULL
+          FROM processing_jobs WHERE id = $id1")" = "pending|1|0|t|t|t|t" ] ||
+  fail "job $id1 not reset to pending"
+
+run jobs retry "$id1"
+expect_rc 1
+expect_one_error_line
+expect_err "^soundhash-db: jobs retry: job $id1 is pending, not failed"
+run jobs retry 999999
+expect_rc 1
+expect_one_error_line
+expect_err "^soundhash-db: jobs retry: job 999999 does not exist$"
+
+sql "UPDATE processing_jobs SET status = 'running' WHERE id = $id3"
+run jobs retry "$id3"
+expect_rc 1
+expect_err "job $id3 is running, not failed"
+
+sql "UPDATE processing_jobs SET status = 'cancelled', retry_count = 3,
+       max_retries = 3 WHERE id = $id2"
+run jobs retry "$id2"
+expect_rc 1
+expect_err "job $id2 has used 3 of 3 retries.*--force"
+checks=$((checks + 1))
+[ "$(sql "SELECT status, retry_count FROM processing_jobs WHERE id = $id2")" = "cancelled|3" ] ||
+  fail "a refused retry changed job $id2"
+run jobs retry "$id2" --force
+expect_rc 0
+expect_out "^job $id2 is pending again \(retry 4 of 3, forced\)$"
+checks=$((checks + 1))
+[ "$(sql "SELECT status, retry_count FROM processing_jobs WHERE id = $id2")" = "pending|4" ] ||
+  fail "--force did not retry job $id2"
+
+# --- status ------------------------------------------------------------------
+
+run status
+expect_rc 0
+expect_quiet_stderr
+expect_out "^  version +$version \(up to date\)$"
+expect_out "^  database +$(sql "SELECT current_database()")$"
+expect_out "^  user +$(sql "SELECT current_user")$"
+expect_out '^  port +[0-9]+$'
+expect_out '^  host +.'
+expect_out '^  version +[0-9]+'
+expect_out '^  pool_size +[0-9]+$'
+expect_out '^  acquire_timeout +[0-9]+ ms$'
+expect_out '^  pending +3$'  # vid1, vid2, weird
+expect_out '^  running +1$'
+expect_out '^  failed +0$'
+expect_out '^  total +4$'
+
+# --- passwords are never printed ----------------------------------------------
+# The test server trusts everyone, so a wrong password still connects.
+
+DATABASE_URL="$good_url password=hunter2" run status
+expect_rc 0
+expect_absent hunter2
+expect_out '^  conninfo +.*password=\*\*\*'
+DATABASE_URL="$good_url password=hunter2" run doctor
+expect_rc 0
+expect_absent hunter2
+# The same as a URI.
+uri=$(python3 - "$good_url" <<'PY'
+import shlex, sys, urllib.parse
+url = sys.argv[1]
+if "://" in url:
+    u = urllib.parse.urlsplit(url)
+    host = u.netloc.rsplit("@", 1)[-1]
+    user = urllib.parse.unquote(u.username or "postgres")
+    print(urllib.parse.urlunsplit(
+        (u.scheme, f"{urllib.parse.quote(user)}:hunter2@{host}", u.path,
+         u.query, u.fragment)))
+else:
+    kv = dict(p.split("=", 1) for p in shlex.split(url))
+    user = kv.pop("user", "postgres")
+    db = kv.pop("dbname", "")
+    query = urllib.parse.urlencode(kv, safe="/")
+    print(f"postgresql://{urllib.parse.quote(user)}:hunter2@/"
+          f"{urllib.parse.quote(db)}?{query}")
+PY
+)
+run --database "$uri" status
+expect_rc 0
+expect_absent hunter2
+expect_out '^  conninfo +postgres(ql)?://[^ ]*:\*\*\*@'
+run --database "$down_url password=hunter2" status
+expect_rc 3
+expect_absent hunter2
+
+# --- cannot connect: exit 3, promptly ---------------------------------------
+
+for args in "status" "migrate" "doctor" "jobs list" "jobs enqueue t x" "jobs retry 1"; do
+  start=$SECONDS
+  # shellcheck disable=SC2086 # word splitting wanted
+  DATABASE_URL=$down_url run $args
+  expect_rc 3
+  expect_one_error_line
+  expect_err "cannot connect"
+  checks=$((checks + 1))
+  [ $((SECONDS - start)) -le 5 ] || fail "took $((SECONDS - start)) s to give up"
+done
+DATABASE_URL=$down_url run --connect-timeout 2 status
+expect_rc 3
+# --database wins over DATABASE_URL, before or after the command.
+DATABASE_URL=$down_url run --database "$good_url" status
+expect_rc 0
+DATABASE_URL=$down_url run jobs list --database "$good_url" --limit 1
+expect_rc 0
+expect_out '^id +type'
+run --connect-timeout 5 status
+expect_rc 0
+
+# --- doctor ------------------------------------------------------------------
+
+run doctor
+expect_rc 0
+expect_quiet_stderr
+expect_out '^connect +ok in [0-9]+\.[0-9] ms$'
+expect_out '^round trip +min [0-9]+ µs, median [0-9]+ µs, max [0-9]+ µs \(20 x SELECT 1\)$'
+expect_out '^ssl +'
+for s in server_version max_connections lock_timeout statement_timeout \
+  idle_in_transaction_session_timeout deadlock_timeout \
+  default_transaction_isolation; do
+  expect_out "^  $s +[^ ]"
+done
+if [ "$(sql "SHOW lock_timeout")" = 0 ]; then
+  expect_out "lock_timeout is 0"
+fi
+# With sane timeouts the matching warnings go away.
+PGOPTIONS="-c lock_timeout=5s -c statement_timeout=1min" run doctor
+expect_rc 0
+expect_out '^  lock_timeout +5s$'
+checks=$((checks + 1))
+! grep -Eq 'lock_timeout is 0|statement_timeout is 0' "$out" ||
+  fail "warned about a timeout that is set"
+
+# --- verdict -----------------------------------------------------------------
+
+if [ "$failures" -gt 0 ]; then
+  echo "cli_test: $failures of $checks checks failed" >&2
+  exit 1
+fi
+echo "cli_test: all $checks checks passed"

@@ -1,0 +1,182 @@
+// `soundhash-db doctor`: can we connect, how fast is a round trip, and are
+// the server settings the library's behaviour depends on sensible.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "format.hpp"
+#include "soundhash/db/database.hpp"
+
+namespace soundhash::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kPings = 20;
+
+// Shown in this order; superuser_reserved_connections is only used to judge
+// max_connections against the pool size.
+const std::vector<std::string> kSettings = {
+    "server_version",
+    "max_connections",
+    "lock_timeout",
+    "statement_timeout",
+    "idle_in_transaction_session_timeout",
+    "deadlock_timeout",
+    "default_transaction_isolation",
+    "superuser_reserved_connections",
+};
+
+struct Findings {
+  Clock::duration connect{};
+  std::vector<Clock::duration> round_trips;
+  std::map<std::string, std::string> settings;
+  bool ssl = false;
+  bool tcp = false;  // false: unix socket
+  bool loopback = false;
+};
+
+Findings examine(db::Database& database) {
+  Findings f;
+  // Its own session, not transact: a connection failure should be reported
+  // as it is, not retried.
+  auto s = database.session();
+  const auto t0 = Clock::now();
+  (void)s.backend_pid();  // takes a connection from the (empty) pool
+  f.connect = Clock::now() - t0;
+
+  s.read("SELECT 1");  // warm-up: the first one also prepares the statement
+  for (int i = 0; i < kPings; ++i) {
+    const auto t = Clock::now();
+    s.read("SELECT 1");
+    f.round_trips.push_back(Clock::now() - t);
+  }
+  for (const auto& r :
+       s.read("SELECT name, current_setting(name) FROM unnest($1::text[]) "
+              "AS name",
+              kSettings)) {
+    f.settings[r[0].as<std::string>()] = r[1].as<std::string>();
+  }
+  if (auto r = s.read("SELECT ssl FROM pg_stat_ssl WHERE pid = "
+                      "pg_backend_pid()")
+                   .first()) {
+    f.ssl = (*r)[0].as<bool>();
+  }
+  const auto where = s.read(
+                          "SELECT inet_server_addr() IS NOT NULL, "
+                          "coalesce(host(inet_server_addr()) IN "
+                          "('127.0.0.1', '::1'), false)")
+                         .one();
+  f.tcp = where[0].as<bool>();
+  f.loopback = where[1].as<bool>();
+  return f;
+}
+
+std::vector<std::string> warnings(const Findings& f, const db::Config& cfg) {
+  std::vector<std::string> w;
+  auto setting = [&](const std::string& name) {
+    auto it = f.settings.find(name);
+    return it == f.settings.end() ? std::string() : it->second;
+  };
+  if (setting("lock_timeout") == "0") {
+    w.push_back(
+        "lock_timeout is 0: a statement blocked on a lock waits forever "
+        "(a few seconds turns a stuck lock into a retryable "
+        "LockNotAvailableError)");
+  }
+  if (setting("statement_timeout") == "0") {
+    w.push_back(
+        "statement_timeout is 0: a runaway statement is never "
+        "cancelled");
+  }
+  if (setting("idle_in_transaction_session_timeout") == "0") {
+    w.push_back(
+        "idle_in_transaction_session_timeout is 0: a client that stalls "
+        "inside a transaction holds its locks until it disconnects");
+  }
+  const std::string isolation = setting("default_transaction_isolation");
+  if (!isolation.empty() && isolation != "read committed") {
+    w.push_back(fmt::format(
+        "default_transaction_isolation is '{}': units the library opens at "
+        "its default (read committed) run at {} instead, and may fail with "
+        "serialization errors",
+        isolation, isolation));
+  }
+  try {
+    const long max = std::stol(setting("max_connections"));
+    const long reserved = std::stol(setting("superuser_reserved_connections"));
+    if (static_cast<long>(cfg.pool_size) > max - reserved) {
+      w.push_back(fmt::format(
+          "pool_size {} exceeds the {} connections the server allows "
+          "(max_connections {} minus {} reserved)",
+          cfg.pool_size, max - reserved, max, reserved));
+    }
+  } catch (const std::exception&) {
+    // Not numbers: nothing to compare.
+  }
+  if (f.tcp && !f.loopback && !f.ssl) {
+    w.push_back("the connection is not encrypted (add sslmode=require)");
+  }
+  return w;
+}
+
+int run_doctor(const Invocation& inv) {
+  db::Database database{inv.context.effective};
+  Findings f = examine(database);
+
+  std::sort(f.round_trips.begin(), f.round_trips.end());
+  const auto median = f.round_trips[f.round_trips.size() / 2];
+  fmt::print("connect      ok in {:.1f} ms\n",
+             std::chrono::duration<double, std::milli>(f.connect).count());
+  fmt::print("round trip   min {}, median {}, max {} ({} x SELECT 1)\n",
+             micros(f.round_trips.front()), micros(median),
+             micros(f.round_trips.back()), kPings);
+  fmt::print(
+      "ssl          {}\n",
+      f.ssl ? "in use" : (f.tcp ? "not in use" : "not in use (unix socket)"));
+  fmt::print("settings\n");
+  for (const auto& name : kSettings) {
+    if (name == "superuser_reserved_connections") continue;
+    fmt::print("  {:<36} {}\n", name, printable(f.settings[name]));
+  }
+  const auto found = warnings(f, inv.context.configured);
+  if (found.empty()) {
+    fmt::print("no warnings\n");
+  } else {
+    fmt::print("warnings\n");
+    for (const auto& w : found) fmt::print("  - {}\n", w);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command& doctor_command() {
+  static const Command kCommand{
+      .name = "doctor",
+      .synopsis = "",
+      .summary = "check connectivity, latency and server settings",
+      .description =
+          "Connects (and reports how long that took), measures the round\n"
+          "trip of 20 'SELECT 1' reads (min/median/max), shows the server\n"
+          "settings the library's behaviour depends on and whether SSL is in\n"
+          "use, and warns about risky ones (lock_timeout or\n"
+          "statement_timeout 0, ...). Exits 0 when it could check (warnings\n"
+          "included) and 3 when it cannot connect.",
+      .options = {},
+      .min_positionals = 0,
+      .max_positionals = 0,
+      .run = run_doctor,
+  };
+  return kCommand;
+}
+
+}  // namespace soundhash::cli

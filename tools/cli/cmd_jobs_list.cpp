@@ -1,0 +1,100 @@
+// `soundhash-db jobs list`: the newest jobs, optionally filtered.
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "format.hpp"
+#include "schema_hint.hpp"
+#include "soundhash/db/database.hpp"
+#include "soundhash/db/models.hpp"
+
+namespace soundhash::cli {
+namespace {
+
+constexpr std::int64_t kDefaultLimit = 20;
+constexpr std::int64_t kMaxLimit = 1'000'000;
+
+// Filters are bound parameters; a NULL one matches everything.
+constexpr std::string_view kListSql =
+    "SELECT id, job_type, target_id, status, progress, created_at "
+    "FROM processing_jobs "
+    "WHERE ($1::text IS NULL OR status = $1::text) "
+    "AND ($2::text IS NULL OR job_type = $2::text) "
+    "ORDER BY id DESC LIMIT $3";
+
+constexpr OptionSpec kOptions[] = {
+    {"--status", "", "S",
+     "only jobs in status S (pending, running, completed, failed, "
+     "cancelled)"},
+    {"--type", "", "T", "only jobs of type T"},
+    {"--limit", "", "N", "at most N jobs (default 20)"},
+};
+
+std::optional<std::string> status_filter(const ParsedArgs& args) {
+  auto status = args.value("--status");
+  if (status && !db::job_status::is_valid(*status)) {
+    throw UsageError(fmt::format(
+        "--status: '{}' is not a job status (pending, running, completed, "
+        "failed, cancelled)",
+        printable(*status)));
+  }
+  return status;
+}
+
+int run_jobs_list(const Invocation& inv) {
+  const auto status = status_filter(inv.args);
+  const auto type = inv.args.value("--type");
+  const auto limit_arg = inv.args.value("--limit");
+  const std::int64_t limit =
+      limit_arg ? parse_integer(*limit_arg, "--limit", 1, kMaxLimit)
+                : kDefaultLimit;
+
+  db::Database database{inv.context.effective};
+  const Table table = needing_schema([&] {
+    return database.transact([&](db::Session& s) {
+      // Built inside the unit: a retried unit starts from an empty table.
+      Table t({"id", "type", "target", "status", "progress", "created_at"},
+              {true, false, false, false, true, false});
+      for (const auto& r : s.read(kListSql, status, type, limit)) {
+        t.add_row({std::to_string(r[0].as<std::int64_t>()),
+                   r[1].as<std::string>(), r[2].as<std::string>(),
+                   r[3].as<std::string>(),
+                   fmt::format("{:.1f}%", r[4].as<double>()),
+                   iso8601_utc(r[5].as<db::Timestamp>())});
+      }
+      return t;
+    });
+  });
+  if (table.empty()) {
+    fmt::print("no jobs\n");
+  } else {
+    table.print(stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command& jobs_list_command() {
+  static const Command kCommand{
+      .name = "jobs list",
+      .synopsis = "[--status S] [--type T] [--limit N]",
+      .summary = "list jobs, newest first",
+      .description =
+          "Lists processing jobs, newest first: id, type, target, status,\n"
+          "progress and creation time (ISO 8601, UTC). Prints \"no jobs\"\n"
+          "when none match.",
+      .options = kOptions,
+      .min_positionals = 0,
+      .max_positionals = 0,
+      .run = run_jobs_list,
+  };
+  return kCommand;
+}
+
+}  // namespace soundhash::cli
