@@ -16,7 +16,8 @@ struct Case {
   const char* name;
   Kind kind;
   const char* sqlstate;  // "" for InvalidArgument
-  std::function<void(db::VideoRepository&, db::JobRepository&, std::int64_t)> call;
+  std::function<void(db::VideoRepository&, db::JobRepository&, std::int64_t)>
+      call;
 };
 
 bool is(Kind k, const db::Error& e) {
@@ -115,10 +116,10 @@ const std::vector<Case>& cases() {
        }},
       {"similarity above 1", Kind::invalid, "",
        [](auto& v, auto&, auto) {
-         v.create_match_results_batch(std::vector<db::NewMatchResult>{
-             {.query_fingerprint_id = 1,
-              .matched_fingerprint_id = 1,
-              .similarity_score = 2}});
+         v.create_match_results_batch(
+             std::vector<db::NewMatchResult>{{.query_fingerprint_id = 1,
+                                              .matched_fingerprint_id = 1,
+                                              .similarity_score = 2}});
        }},
       {"empty job type", Kind::invalid, "",
        [](auto&, auto& j, auto) { j.create_job_if_not_exists("", "t"); }},
@@ -143,7 +144,9 @@ const std::vector<Case>& cases() {
       {"pending jobs limit 0", Kind::invalid, "",
        [](auto&, auto& j, auto) { j.get_pending_jobs(std::nullopt, 0); }},
       {"empty target in batch", Kind::invalid, "",
-       [](auto&, auto& j, auto) { j.jobs_exist_batch("t", {"a", ""}); }},
+       [](auto&, auto& j, auto) {
+         j.jobs_exist_batch("t", {"a", ""});
+       }},
       {"overlong job type", Kind::data, "22001",
        [](auto&, auto& j, auto) { j.create_job(std::string(51, 't'), "x"); }},
       {"invalid UTF-8 parameters", Kind::data, "22021",

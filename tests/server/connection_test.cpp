@@ -47,7 +47,8 @@ TEST(Connection, AFailedPrepareIsNotCached) {
   auto s = database.session();
   EXPECT_THROW(s.execute("SELECT * FROM later_table"), db::ProgrammingError);
   s.rollback();
-  side.exec("CREATE TABLE later_table (x int); INSERT INTO later_table VALUES (7)");
+  side.exec(
+      "CREATE TABLE later_table (x int); INSERT INTO later_table VALUES (7)");
   EXPECT_EQ(s.execute("SELECT x FROM later_table").one()[0].as<int>(), 7);
 }
 
@@ -55,7 +56,9 @@ TEST(Connection, ResultMetadata) {
   db::Database database{sh_test::config()};
   auto s = database.session();
   s.execute("CREATE TABLE t (x int)");
-  EXPECT_EQ(s.execute("INSERT INTO t SELECT generate_series(1, 5)").affected_rows(), 5);
+  EXPECT_EQ(
+      s.execute("INSERT INTO t SELECT generate_series(1, 5)").affected_rows(),
+      5);
   auto r = s.execute("SELECT x, x * 2 AS y FROM t ORDER BY x");
   EXPECT_EQ(r.size(), 5u);
   EXPECT_EQ(r.columns(), 2);

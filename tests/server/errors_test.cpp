@@ -23,7 +23,8 @@ class Errors : public ::testing::Test {
   void SetUp() override {
     side.exec(
         "CREATE TABLE parent (id int PRIMARY KEY);"
-        "CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent,"
+        "CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES "
+        "parent,"
         " code varchar(3));"
         "INSERT INTO parent VALUES (1), (2);");
   }
@@ -179,7 +180,8 @@ TEST_F(Errors, NulByteIsRejectedBeforeSending) {
 
 TEST_F(Errors, ConnectFailureIsConnectionErrorWithoutPassword) {
   db::Config c;
-  c.conninfo = "host=127.0.0.1 port=1 user=u password=hunter2 connect_timeout=2";
+  c.conninfo =
+      "host=127.0.0.1 port=1 user=u password=hunter2 connect_timeout=2";
   c.retry.max_retries = 0;
   db::Database bad(c);
   try {

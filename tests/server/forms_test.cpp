@@ -69,7 +69,9 @@ TEST_F(RepoTest, GlobalFormsUseDatabaseGlobal) {
     auto repo = db::job_repository();
     EXPECT_TRUE(repo->job_exists("channel_ingest", "UC_global"));
   }
-  EXPECT_EQ(side.count("SELECT count(*) FROM channels WHERE channel_id = 'UC_global'"), 1);
+  EXPECT_EQ(side.count(
+                "SELECT count(*) FROM channels WHERE channel_id = 'UC_global'"),
+            1);
   EXPECT_EQ(db::Database::global().pool_stats().in_use, 0u);
   // Too late to reconfigure once it exists.
   EXPECT_THROW(db::Database::configure_global(sh_test::config()),
@@ -97,8 +99,9 @@ TEST_F(RepoTest, DeprecatedFormRollsBackWhatWasNotCommitted) {
     repo.session().commit();
     repo.create_job("t", "forgotten");
   }  // no commit: rolled back, with a warning
-  EXPECT_EQ(side.value("SELECT string_agg(target_id, ',') FROM processing_jobs"),
-            "committed");
+  EXPECT_EQ(
+      side.value("SELECT string_agg(target_id, ',') FROM processing_jobs"),
+      "committed");
   EXPECT_TRUE(log.contains("Session closed with uncommitted work"));
 }
 
@@ -108,7 +111,8 @@ TEST_F(RepoTest, DeprecatedFormRollbackByHand) {
   repo.session().rollback();
   repo.create_channel("UC2");
   repo.session().commit();
-  EXPECT_EQ(side.value("SELECT string_agg(channel_id, ',') FROM channels"), "UC2");
+  EXPECT_EQ(side.value("SELECT string_agg(channel_id, ',') FROM channels"),
+            "UC2");
 }
 
 #pragma GCC diagnostic pop

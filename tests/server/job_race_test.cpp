@@ -36,8 +36,9 @@ void hammer(db::Database& database, int seed, std::atomic<int>* created,
       was_created = database.transact(
           [&](db::Session& s) {
             db::JobRepository jobs{s};
-            return jobs.create_job_if_not_exists("video_process", target(i),
-                                                 std::nullopt, statuses)
+            return jobs
+                .create_job_if_not_exists("video_process", target(i),
+                                          std::nullopt, statuses)
                 .second;
           },
           {.isolation = *isolation});
@@ -97,7 +98,8 @@ std::vector<int> run_processes(int procs, int threads,
           record[i] = static_cast<unsigned char>(created[i].load());
         }
         // One write of < PIPE_BUF bytes is atomic.
-        if (write(results[1], record, sizeof record) != sizeof record) _exit(102);
+        if (write(results[1], record, sizeof record) != sizeof record)
+          _exit(102);
         _exit(0);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "child %d: %s\n", p, e.what());

@@ -1,4 +1,7 @@
 // JobRepository: every method against the real schema.
+#include <mutex>
+#include <thread>
+
 #include "repo_fixture.hpp"
 
 namespace db = soundhash::db;
@@ -48,8 +51,8 @@ TEST_F(RepoTest, UpdateJobStatusSetsTimestamps) {
   auto again = repo->update_job_status(id, "running", 50.0);
   EXPECT_EQ(again->started_at, running->started_at) << "started_at is kept";
   EXPECT_EQ(again->current_step, "download") << "unchanged when not given";
-  auto failed = repo->update_job_status(id, "failed", std::nullopt,
-                                        std::nullopt, "boom");
+  auto failed =
+      repo->update_job_status(id, "failed", std::nullopt, std::nullopt, "boom");
   EXPECT_EQ(failed->status, "failed");
   EXPECT_EQ(failed->error_message, "boom");
   EXPECT_TRUE(failed->completed_at);
@@ -87,10 +90,13 @@ TEST_F(RepoTest, CreateJobIfNotExists) {
       repo->create_job_if_not_exists("video_process", "vid123");
   EXPECT_FALSE(created_again);
   EXPECT_EQ(same.id, job.id);
-  EXPECT_TRUE(log.contains("info|Created new processing job: type=video_process, "
-                           "target=vid123, id=" + std::to_string(job.id)));
-  EXPECT_TRUE(log.contains("debug|Job already exists: type=video_process, "
-                           "target=vid123, status=pending"));
+  EXPECT_TRUE(
+      log.contains("info|Created new processing job: type=video_process, "
+                   "target=vid123, id=" +
+                   std::to_string(job.id)));
+  EXPECT_TRUE(
+      log.contains("debug|Job already exists: type=video_process, "
+                   "target=vid123, status=pending"));
   // Once completed, a new one may be created.
   repo->update_job_status(job.id, "completed");
   auto [next, created_next] =
@@ -104,16 +110,17 @@ TEST_F(RepoTest, CustomCheckStatuses) {
   const auto id = repo->create_job("video_process", "v").id;
   repo->update_job_status(id, "running");
   // Only pending jobs count: the running one does not block a new job.
-  auto [fresh, created] =
-      repo->create_job_if_not_exists("video_process", "v", std::nullopt, {"pending"});
+  auto [fresh, created] = repo->create_job_if_not_exists(
+      "video_process", "v", std::nullopt, {"pending"});
   EXPECT_TRUE(created);
   EXPECT_NE(fresh.id, id);
-  auto [again, created_again] =
-      repo->create_job_if_not_exists("video_process", "v", std::nullopt, {"pending"});
+  auto [again, created_again] = repo->create_job_if_not_exists(
+      "video_process", "v", std::nullopt, {"pending"});
   EXPECT_FALSE(created_again);
   EXPECT_EQ(again.id, fresh.id);
   // With the default statuses the newest matching job is returned.
-  auto [dflt, created_dflt] = repo->create_job_if_not_exists("video_process", "v");
+  auto [dflt, created_dflt] =
+      repo->create_job_if_not_exists("video_process", "v");
   EXPECT_FALSE(created_dflt);
   EXPECT_EQ(dflt.id, fresh.id);
 }
@@ -150,4 +157,39 @@ TEST_F(RepoTest, StaleSnapshotCreatorGetsSerializationFailureNotADuplicate) {
   EXPECT_FALSE(created);
   EXPECT_EQ(attempts, 2);
   EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), 1);
+}
+
+TEST_F(RepoTest, ClaimNextJobHandsEachJobToOneWorker) {
+  {
+    auto repo = db::job_repository(database);
+    for (int i = 0; i < 40; ++i)
+      repo->create_job("fingerprint", "v" + std::to_string(i));
+    repo->create_job("other", "x");
+  }
+  std::mutex m;
+  std::vector<std::int64_t> claimed;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&] {
+      for (;;) {
+        auto job = database.transact([](db::Session& s) {
+          return db::JobRepository{s}.claim_next_job("fingerprint");
+        });
+        if (!job) return;
+        EXPECT_EQ(job->status, "running");
+        EXPECT_TRUE(job->started_at);
+        std::lock_guard lock(m);
+        claimed.push_back(job->id);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  std::sort(claimed.begin(), claimed.end());
+  EXPECT_EQ(claimed.size(), 40u);
+  EXPECT_EQ(std::adjacent_find(claimed.begin(), claimed.end()), claimed.end())
+      << "a job was claimed twice";
+  EXPECT_EQ(
+      side.count(
+          "SELECT count(*) FROM processing_jobs WHERE status = 'pending'"),
+      1);
 }

@@ -37,7 +37,8 @@ TEST(Pool, ThirtyTwoThreadsOverFourConnections) {
         s.execute("INSERT INTO hits VALUES ($1, $2)", t, i);
         const auto in_use = database.pool_stats().in_use;
         auto seen = max_in_use.load();
-        while (in_use > seen && !max_in_use.compare_exchange_weak(seen, in_use)) {
+        while (in_use > seen &&
+               !max_in_use.compare_exchange_weak(seen, in_use)) {
         }
       }
     });

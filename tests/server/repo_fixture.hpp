@@ -17,10 +17,12 @@ class RepoTest : public ::testing::Test {
     EXPECT_EQ(s.in_use, 0u) << "a connection was not given back";
   }
   /// A committed channel + video to hang things on.
-  std::pair<std::int64_t, std::int64_t> seed_video(const std::string& vid = "vid1") {
+  std::pair<std::int64_t, std::int64_t> seed_video(
+      const std::string& vid = "vid1") {
     auto repo = soundhash::db::video_repository(database);
     auto ch = repo->get_channel_by_id("UC_seed");
-    const auto channel = ch ? ch->id : repo->create_channel("UC_seed", "Seed").id;
+    const auto channel =
+        ch ? ch->id : repo->create_channel("UC_seed", "Seed").id;
     const auto video = repo->create_video(vid, channel, "Title").id;
     return {channel, video};
   }

@@ -71,7 +71,10 @@ TEST_F(RepoTest, DeadlockOnALaterCallThrowsTransientAndTransactRecovers) {
   t1.join();
   t2.join();
   EXPECT_GE(attempts.load(), 3);
-  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE status = 'completed'"), 2);
+  EXPECT_EQ(
+      side.count(
+          "SELECT count(*) FROM processing_jobs WHERE status = 'completed'"),
+      2);
 }
 
 TEST_F(RepoTest, CaughtIntegrityErrorThenMoreWorkCommits) {

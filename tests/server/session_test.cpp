@@ -77,8 +77,9 @@ TEST_F(SessionTest, ExplicitCommitAndRollback) {
     s.rollback();
     s.execute("INSERT INTO items VALUES (3, 'kept at exit')");
   }
-  EXPECT_EQ(side.value("SELECT string_agg(id::text, ',' ORDER BY id) FROM items"),
-            "1,3");
+  EXPECT_EQ(
+      side.value("SELECT string_agg(id::text, ',' ORDER BY id) FROM items"),
+      "1,3");
 }
 
 TEST_F(SessionTest, WorkCommittedBeforeAnExceptionSurvives) {
@@ -232,7 +233,8 @@ TEST_F(SessionTest, LeadingReadAtReadCommittedLeavesNothingOpen) {
                 .one()[0]
                 .as<std::string>(),
             "a");
-  EXPECT_FALSE(s.in_transaction()) << "a leading read needs no open transaction";
+  EXPECT_FALSE(s.in_transaction())
+      << "a leading read needs no open transaction";
   // A write sent through read() is refused by the server, nothing written.
   try {
     s.read("INSERT INTO items VALUES (2, 'sneaky')");

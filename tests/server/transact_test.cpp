@@ -22,9 +22,7 @@ class Transact : public ::testing::Test {
         "CREATE TABLE log (unit text NOT NULL)");
     sh_test::clear_sleeps();
   }
-  void TearDown() override {
-    EXPECT_EQ(database.pool_stats().in_use, 0u);
-  }
+  void TearDown() override { EXPECT_EQ(database.pool_stats().in_use, 0u); }
   sh_test::Side side;
   db::Database database{sh_test::config()};
 };
@@ -59,7 +57,8 @@ TEST_F(Transact, DeadlockedUnitsBothCommitExactlyOnce) {
     bool first = true;
     database.transact([&](db::Session& s) {
       ++attempts;
-      s.execute("UPDATE accounts SET balance = balance - 1 WHERE id = $1", from);
+      s.execute("UPDATE accounts SET balance = balance - 1 WHERE id = $1",
+                from);
       if (first) {
         first = false;
         both_locked.arrive_and_wait();  // both hold their first row now
@@ -78,7 +77,8 @@ TEST_F(Transact, DeadlockedUnitsBothCommitExactlyOnce) {
   // meet the winner again, so it may take more than one); each re-run
   // followed one backoff.
   EXPECT_GE(attempts.load(), 3);
-  EXPECT_EQ(sh_test::sleeps().size(), static_cast<std::size_t>(attempts.load() - 2));
+  EXPECT_EQ(sh_test::sleeps().size(),
+            static_cast<std::size_t>(attempts.load() - 2));
 }
 
 TEST_F(Transact, UnitWhoseBackendIsKilledIsRerunAndCommittedOnce) {

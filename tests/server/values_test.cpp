@@ -23,8 +23,9 @@ class Values : public ::testing::Test {
 TEST_F(Values, Integers) {
   EXPECT_EQ(echo<std::int16_t>("int2", -32768), -32768);
   EXPECT_EQ(echo<std::int32_t>("int4", 2147483647), 2147483647);
-  EXPECT_EQ(echo<std::int64_t>("int8", std::numeric_limits<std::int64_t>::min()),
-            std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(
+      echo<std::int64_t>("int8", std::numeric_limits<std::int64_t>::min()),
+      std::numeric_limits<std::int64_t>::min());
   // Narrowing reads are range-checked.
   auto s = database.session();
   auto big = s.execute("SELECT 70000::int4").one()[0];
@@ -71,10 +72,11 @@ TEST_F(Values, Bytea) {
 
 TEST_F(Values, NullsAndOptionals) {
   auto s = database.session();
-  auto row = s.execute("SELECT $1::int8, $2::text, $3::int8",
-                       std::optional<std::int64_t>{}, std::optional<std::string>{},
-                       std::optional<std::int64_t>{5})
-                 .one();
+  auto row =
+      s.execute("SELECT $1::int8, $2::text, $3::int8",
+                std::optional<std::int64_t>{}, std::optional<std::string>{},
+                std::optional<std::int64_t>{5})
+          .one();
   EXPECT_TRUE(row[0].is_null());
   EXPECT_EQ(row[0].as<std::optional<std::int64_t>>(), std::nullopt);
   EXPECT_EQ(row[1].as<std::optional<std::string>>(), std::nullopt);

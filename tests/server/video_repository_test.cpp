@@ -28,9 +28,9 @@ db::NewFingerprint fingerprint(std::int64_t video, int i) {
 TEST_F(RepoTest, Channels) {
   {
     auto repo = db::video_repository(database);
-    auto c = repo->create_channel("UC1", "One", {.description = "desc",
-                                                 .subscriber_count = 10,
-                                                 .video_count = 2});
+    auto c = repo->create_channel(
+        "UC1", "One",
+        {.description = "desc", .subscriber_count = 10, .video_count = 2});
     EXPECT_GT(c.id, 0);
     EXPECT_EQ(c.channel_id, "UC1");
     EXPECT_EQ(c.channel_name, "One");
@@ -57,9 +57,9 @@ TEST_F(RepoTest, Videos) {
   {
     auto repo = db::video_repository(database);
     channel = repo->create_channel("UC1").id;
-    auto v = repo->create_video("v1", channel, "First", "https://y/v1",
-                                {.duration = 61.5, .view_count = 7,
-                                 .upload_date = uploaded});
+    auto v = repo->create_video(
+        "v1", channel, "First", "https://y/v1",
+        {.duration = 61.5, .view_count = 7, .upload_date = uploaded});
     EXPECT_EQ(v.video_id, "v1");
     EXPECT_EQ(v.channel_id, channel);
     EXPECT_EQ(v.title, "First");
@@ -82,7 +82,8 @@ TEST_F(RepoTest, Videos) {
   EXPECT_EQ(unprocessed[1].video_id, "v2");
 
   EXPECT_TRUE(repo->mark_video_processed(v1->id));
-  EXPECT_TRUE(repo->mark_video_processed(unprocessed[1].id, false, "decode failed"));
+  EXPECT_TRUE(
+      repo->mark_video_processed(unprocessed[1].id, false, "decode failed"));
   EXPECT_FALSE(repo->mark_video_processed(999999));
   auto rest = repo->get_unprocessed_videos(10);
   ASSERT_EQ(rest.size(), 1u);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -16,7 +17,8 @@ namespace sh_test {
 namespace {
 
 std::string read_server_file() {
-  if (const char* url = std::getenv("SOUNDHASH_TEST_DATABASE_URL"); url && *url) {
+  if (const char* url = std::getenv("SOUNDHASH_TEST_DATABASE_URL");
+      url && *url) {
     return url;
   }
   const char* file = std::getenv("SOUNDHASH_TEST_SERVER_FILE");
@@ -80,8 +82,8 @@ class DropDatabase : public ::testing::Environment {
       Side admin(s.admin);
       admin.exec("DROP DATABASE IF EXISTS \"" + s.dbname + "\" WITH (FORCE)");
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "warning: could not drop %s: %s\n",
-                   s.dbname.c_str(), e.what());
+      std::fprintf(stderr, "warning: could not drop %s: %s\n", s.dbname.c_str(),
+                   e.what());
     }
   }
   pid_t owner_ = getpid();
@@ -168,9 +170,8 @@ std::string Side::value(const std::string& sql) {
     PQclear(r);
     throw std::runtime_error("side query failed: " + err + " in: " + sql);
   }
-  std::string v = (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-                      ? PQgetvalue(r, 0, 0)
-                      : "";
+  std::string v =
+      (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) ? PQgetvalue(r, 0, 0) : "";
   PQclear(r);
   return v;
 }
@@ -221,6 +222,40 @@ bool LogCapture::contains(std::string_view needle) const {
     if (l.find(needle) != std::string::npos) return true;
   }
   return false;
+}
+
+}  // namespace sh_test
+
+namespace sh_test {
+
+PrivateServer::PrivateServer() {
+  char tmpl[] = "/tmp/sh-private-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  state_ = tmpl;
+  run("start");
+  std::ifstream in(state_ + "/conninfo");
+  std::getline(in, conninfo_);
+  if (conninfo_.empty())
+    throw std::runtime_error("private server: no conninfo");
+}
+
+PrivateServer::~PrivateServer() {
+  try {
+    run("stop");
+  } catch (...) {
+  }
+  std::filesystem::remove_all(state_);
+}
+
+void PrivateServer::run(const char* cmd) {
+  const char* script = std::getenv("SOUNDHASH_PG_SERVER");
+  if (!script || !*script) script = SOUNDHASH_PG_SERVER_SCRIPT;
+  // The private server must not take over the shared one's external URL.
+  const std::string line = std::string("env -u SOUNDHASH_TEST_DATABASE_URL '") +
+                           script + "' " + cmd + " '" + state_ + "' >/dev/null";
+  if (std::system(line.c_str()) != 0) {
+    throw std::runtime_error(std::string("pg-server ") + cmd + " failed");
+  }
 }
 
 }  // namespace sh_test

@@ -66,3 +66,27 @@ class LogCapture {
 };
 
 }  // namespace sh_test
+
+namespace sh_test {
+
+/// A PostgreSQL server of the test's own (tests/support/pg-server), for
+/// faults that would disturb other tests: restarts, downtime.
+class PrivateServer {
+ public:
+  PrivateServer();
+  ~PrivateServer();
+  PrivateServer(const PrivateServer&) = delete;
+  PrivateServer& operator=(const PrivateServer&) = delete;
+
+  const std::string& conninfo() const { return conninfo_; }
+  void restart() { run("restart"); }  ///< pg_ctl restart -m fast
+  void down() { run("down"); }        ///< pg_ctl stop -m fast
+  void up() { run("up"); }            ///< pg_ctl start
+
+ private:
+  void run(const char* cmd);
+  std::string state_;
+  std::string conninfo_;
+};
+
+}  // namespace sh_test

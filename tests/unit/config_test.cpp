@@ -69,3 +69,51 @@ TEST(Config, BadBoolIsRejected) {
   e.set("SOUNDHASH_DB_PREPARED_STATEMENTS", "maybe");
   EXPECT_THROW((void)db::Config::from_env(), db::InvalidArgument);
 }
+
+TEST(Config, SettingsInAUriAreAppliedAndRemoved) {
+  db::Config c;
+  c.conninfo =
+      "postgresql://u@h/db?sslmode=disable&soundhash_pool_size=3&"
+      "soundhash_prepared_statements=off&application_name=x";
+  c.take_conninfo_settings();
+  EXPECT_EQ(c.pool_size, 3u);
+  EXPECT_FALSE(c.prepared_statements);
+  EXPECT_EQ(c.conninfo, "postgresql://u@h/db?sslmode=disable&application_name=x");
+  c.conninfo = "postgresql://u@h/db?soundhash_max_retries=0";
+  c.take_conninfo_settings();
+  EXPECT_EQ(c.retry.max_retries, 0);
+  EXPECT_EQ(c.conninfo, "postgresql://u@h/db");
+}
+
+TEST(Config, SettingsInKeyValuePairsAreAppliedAndRemoved) {
+  db::Config c;
+  c.conninfo =
+      "host=h soundhash_acquire_timeout_ms = 250 password='a b\\'c' "
+      "soundhash_retry_jitter='0.5'";
+  c.take_conninfo_settings();
+  EXPECT_EQ(c.acquire_timeout, 250ms);
+  EXPECT_DOUBLE_EQ(c.retry.jitter, 0.5);
+  EXPECT_EQ(c.conninfo, "host=h password='a b\\'c'");
+}
+
+TEST(Config, ConninfoOverridesEnvironment) {
+  Env e;
+  e.set("DATABASE_URL", "host=h soundhash_pool_size=2");
+  e.set("SOUNDHASH_DB_POOL_SIZE", "9");
+  const auto c = db::Config::from_env();
+  EXPECT_EQ(c.pool_size, 2u);
+  EXPECT_EQ(c.conninfo, "host=h");
+}
+
+TEST(Config, BadConninfoSettingNamesTheKey) {
+  db::Config c;
+  c.conninfo = "postgresql://h/db?soundhash_pool_size=lots";
+  try {
+    c.take_conninfo_settings();
+    FAIL();
+  } catch (const db::InvalidArgument& err) {
+    EXPECT_NE(std::string(err.what()).find("soundhash_pool_size"),
+              std::string::npos)
+        << err.what();
+  }
+}

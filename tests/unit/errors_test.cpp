@@ -62,7 +62,8 @@ TEST(ErrorMapping, OnlyExactStatesAreTransient) {
   EXPECT_FALSE(db::is_transient_sqlstate(""));
   EXPECT_FALSE(db::is_transient_sqlstate("4000"));
   EXPECT_FALSE(db::is_transient_sqlstate("40002"));  // integrity violation
-  EXPECT_FALSE(db::is_transient_sqlstate("40003"));  // statement completion unknown
+  EXPECT_FALSE(
+      db::is_transient_sqlstate("40003"));  // statement completion unknown
   EXPECT_FALSE(db::is_transient_sqlstate("57P04"));
   EXPECT_FALSE(db::is_transient_sqlstate("55000"));
 }

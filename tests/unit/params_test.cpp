@@ -12,7 +12,8 @@ template <class T>
 std::string text_of(const T& v) {
   d::Param p;
   d::encode(p, v);
-  return p.is_null ? "<null>" : std::string(p.value(), static_cast<size_t>(p.length()));
+  return p.is_null ? "<null>"
+                   : std::string(p.value(), static_cast<size_t>(p.length()));
 }
 
 TEST(Params, Scalars) {
@@ -43,7 +44,8 @@ TEST(Params, TextArrayQuotesEveryElement) {
 
 TEST(Params, TimestampIsUtcWithMicroseconds) {
   using namespace std::chrono;
-  const db::Timestamp t = sys_days{2026y / 11 / 27} + 22h + 41min + 4s + 123456us;
+  const db::Timestamp t =
+      sys_days{2026y / 11 / 27} + 22h + 41min + 4s + 123456us;
   EXPECT_EQ(text_of(t), "2026-11-27 22:41:04.123456+00");
   EXPECT_EQ(text_of(db::Timestamp{}), "1970-01-01 00:00:00.000000+00");
 }

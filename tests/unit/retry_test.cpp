@@ -190,8 +190,9 @@ TEST(DbRetry, LogsNonRetryableFailureOnce) {
                db::IntegrityError);
   const std::string out = log.out.str();
   EXPECT_EQ(out.find("warning|"), std::string::npos);
-  EXPECT_NE(out.find("error|Database operation failed (non-retryable or max "
-                     "retries reached): create_channel, attempt 1/4, error: dup"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("error|Database operation failed (non-retryable or max "
+               "retries reached): create_channel, attempt 1/4, error: dup"),
+      std::string::npos)
       << out;
 }

@@ -1,0 +1,119 @@
+#pragma once
+// The invariant every fault test checks: each unit the caller saw commit is
+// in the database exactly once, no unit the caller saw fail is there at all
+// (a CommitInDoubt may be either), every caller got an answer, and the pool
+// and the server are clean afterwards.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "test_db.hpp"
+
+namespace sh_test {
+
+class Ledger {
+ public:
+  /// Creates the units table (on the database `side` looks at).
+  explicit Ledger(Side& side) : side_(side) {
+    side_.exec(
+        "CREATE TABLE IF NOT EXISTS units (id text PRIMARY KEY, "
+        "rows int NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS unit_rows (unit text NOT NULL, n int NOT "
+        "NULL)");
+  }
+
+  /// Records a unit's work inside its transaction: one row in units (a
+  /// retry that re-inserted it would violate the key) and `rows` rows in
+  /// unit_rows (a partial unit would leave fewer).
+  static void write(soundhash::db::Session& s, const std::string& id,
+                    int rows) {
+    s.execute("INSERT INTO units VALUES ($1, $2)", id, rows);
+    s.execute(
+        "INSERT INTO unit_rows SELECT $1, g FROM generate_series(1, $2) g", id,
+        rows);
+  }
+
+  void committed(const std::string& id) { add(ok_, id); }
+  void failed(const std::string& id) { add(failed_, id); }
+  void in_doubt(const std::string& id) { add(doubt_, id); }
+
+  std::size_t committed_count() const {
+    std::lock_guard lock(m_);
+    return ok_.size();
+  }
+  std::size_t failed_count() const {
+    std::lock_guard lock(m_);
+    return failed_.size();
+  }
+
+  /// Checks the invariant against the database (through `side`, or the
+  /// constructor's connection).
+  void check(Side* other = nullptr) {
+    Side& side = other ? *other : side_;
+    std::lock_guard lock(m_);
+    for (const auto& id : ok_) {
+      EXPECT_EQ(
+          side.count("SELECT count(*) FROM units WHERE id = '" + id + "'"), 1)
+          << "committed unit " << id << " is not there exactly once";
+    }
+    for (const auto& id : failed_) {
+      EXPECT_EQ(
+          side.count("SELECT count(*) FROM units WHERE id = '" + id + "'"), 0)
+          << "failed unit " << id << " is partly there";
+    }
+    // Whole units only: every unit present has all its rows, once.
+    EXPECT_EQ(side.count("SELECT count(*) FROM units u WHERE rows <> (SELECT "
+                         "count(*) FROM unit_rows r WHERE r.unit = u.id)"),
+              0);
+    EXPECT_EQ(side.count("SELECT count(*) FROM unit_rows r WHERE NOT EXISTS "
+                         "(SELECT 1 FROM units u WHERE u.id = r.unit)"),
+              0);
+    const auto present =
+        static_cast<std::size_t>(side.count("SELECT count(*) FROM units"));
+    EXPECT_GE(present, ok_.size());
+    EXPECT_LE(present, ok_.size() + doubt_.size());
+  }
+
+  /// The pool has nothing lent out and the server has no backend of ours
+  /// beyond the pool's idle ones, none inside a transaction.
+  static void check_clean(soundhash::db::Database& database, Side& side) {
+    const auto s = database.pool_stats();
+    EXPECT_EQ(s.in_use, 0u);
+    EXPECT_LE(s.open, s.max_size);
+    EXPECT_EQ(side.count("SELECT count(*) FROM pg_stat_activity WHERE "
+                         "application_name = 'soundhash-db' AND datname = "
+                         "current_database() AND state <> 'idle'"),
+              0);
+    EXPECT_LE(side.count("SELECT count(*) FROM pg_stat_activity WHERE "
+                         "application_name = 'soundhash-db' AND datname = "
+                         "current_database()"),
+              static_cast<long long>(s.max_size));
+  }
+
+ private:
+  void add(std::set<std::string>& set, const std::string& id) {
+    std::lock_guard lock(m_);
+    set.insert(id);
+  }
+  Side& side_;
+  mutable std::mutex m_;
+  std::set<std::string> ok_, failed_, doubt_;
+};
+
+/// A retry policy with real but short sleeps, for fault storms.
+inline soundhash::db::Config storm_config(const std::string& conninfo,
+                                          int retries = 20) {
+  soundhash::db::Config c;
+  c.conninfo = conninfo;
+  c.pool_size = 8;
+  c.acquire_timeout = std::chrono::seconds(30);
+  c.retry.max_retries = retries;
+  c.retry.initial_delay = std::chrono::milliseconds(5);
+  c.retry.max_delay = std::chrono::milliseconds(200);
+  c.retry.jitter = 0.5;
+  return c;
+}
+
+}  // namespace sh_test
