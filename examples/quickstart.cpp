@@ -13,8 +13,9 @@ int main() try {
   {
     auto repo = db::video_repository();
     auto channel = repo->get_channel_by_id("UC_quickstart");
-    channel_id = channel ? channel->id
-                         : repo->create_channel("UC_quickstart", "Quickstart").id;
+    channel_id = channel
+                     ? channel->id
+                     : repo->create_channel("UC_quickstart", "Quickstart").id;
   }
 
   // 2. A shared session: two repositories, one unit, one COMMIT.
