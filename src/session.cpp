@@ -154,40 +154,35 @@ std::int64_t Session::copy_in(std::string_view copy_sql,
   if (!call_active_) {
     return call("copy_in", [&] { return copy_in(copy_sql, data); });
   }
-  throw_if_poisoned();
-  connection();
-  // COPY cannot be pipelined, but the simple protocol takes the control
-  // statements and the COPY as one query string: still one round trip.
-  const Prefix p = prefix();
-  std::string sql;
-  for (int i = 0; i < p.n; ++i) (sql += p.sql[i]) += "; ";
-  sql += copy_sql;
-  try {
-    const auto rows = conn_->copy_in(sql, data);
-    prefix_done(p, -1);
-    has_work_ = true;
-    return rows;
-  } catch (...) {
-    // Control statements only fail with the connection; if it is alive the
-    // COPY itself failed, after the savepoint was set.
-    prefix_done(p, conn_->broken() ? 0 : p.n);
-    fail(std::current_exception());
-  }
+  std::int64_t rows = 0;
+  simple_query(copy_sql, [&](const std::string& sql) {
+    rows = conn_->copy_in(sql, data);
+  });
+  return rows;
 }
 
 void Session::run_script(std::string_view sql) {
   if (!call_active_) return call("run_script", [&] { run_script(sql); });
+  simple_query(sql, [&](const std::string& text) { conn_->exec_script(text); });
+}
+
+void Session::simple_query(
+    std::string_view sql, const std::function<void(const std::string&)>& send) {
   throw_if_poisoned();
   connection();
+  // COPY and scripts cannot be pipelined, but the simple protocol takes the
+  // control statements and `sql` as one query string: still one round trip.
   const Prefix p = prefix();
-  std::string script;
-  for (int i = 0; i < p.n; ++i) (script += p.sql[i]) += "; ";
-  script += sql;
+  std::string text;
+  for (int i = 0; i < p.n; ++i) (text += p.sql[i]) += "; ";
+  text += sql;
   try {
-    conn_->exec_script(script);
+    send(text);
     prefix_done(p, -1);
     has_work_ = true;
   } catch (...) {
+    // Control statements only fail with the connection; if it is alive,
+    // `sql` itself failed, after the savepoint was set.
     prefix_done(p, conn_->broken() ? 0 : p.n);
     fail(std::current_exception());
   }

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -167,6 +168,9 @@ class Session {
   };
   Prefix prefix() const;
   void prefix_done(const Prefix& p, int failed_at);
+  /// Sends the prefix and `sql` as one simple-protocol query through `send`.
+  void simple_query(std::string_view sql,
+                    const std::function<void(const std::string&)>& send);
   void throw_if_poisoned() const;
   detail::Connection& connection();
   [[noreturn]] void fail(std::exception_ptr error);
