@@ -113,6 +113,7 @@ inline soundhash::db::Config storm_config(const std::string& conninfo,
   c.retry.initial_delay = std::chrono::milliseconds(5);
   c.retry.max_delay = std::chrono::milliseconds(200);
   c.retry.jitter = 0.5;
+  c.prepared_statements = prepared_statements();  // off in the PgBouncer lane
   return c;
 }
 

@@ -48,6 +48,7 @@ TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
       try {
         db::Config c2;
         c2.conninfo = conninfo;
+        c2.prepared_statements = sh_test::prepared_statements();
         db::Database database{c2};
         _exit(database.migrate());  // exit code = migrations this one applied
       } catch (const std::exception& e) {

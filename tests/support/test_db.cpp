@@ -116,11 +116,17 @@ std::string conninfo() {
   return s.conninfo;
 }
 
+bool prepared_statements() {
+  const char* v = std::getenv("SOUNDHASH_TEST_PREPARED_STATEMENTS");
+  return !(v && std::string_view(v) == "0");
+}
+
 soundhash::db::Config config(bool real_sleep) {
   soundhash::db::Config c;
   c.conninfo = conninfo();
   c.pool_size = 4;
   c.acquire_timeout = std::chrono::seconds(10);
+  if (!prepared_statements()) c.prepared_statements = false;
   if (!real_sleep) {
     c.retry.sleeper = [](std::chrono::nanoseconds d) {
       auto& s = state();
@@ -228,15 +234,40 @@ bool LogCapture::contains(std::string_view needle) const {
 
 namespace sh_test {
 
-PrivateServer::PrivateServer() {
+PrivateServer::PrivateServer(bool tls) : tls_(tls) {
   char tmpl[] = "/tmp/sh-private-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   state_ = tmpl;
   run("start");
-  std::ifstream in(state_ + "/conninfo");
-  std::getline(in, conninfo_);
-  if (conninfo_.empty())
-    throw std::runtime_error("private server: no conninfo");
+  try {
+    std::ifstream in(state_ + "/conninfo");
+    std::getline(in, conninfo_);
+    if (conninfo_.empty())
+      throw std::runtime_error("private server: no conninfo");
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(conninfo_.c_str(), &err);
+    if (!opts) {
+      std::string msg = err ? err : "bad conninfo";
+      PQfreemem(err);
+      throw std::runtime_error("private server: " + msg);
+    }
+    for (auto* o = opts; o->keyword; ++o) {
+      if (o->val && std::string_view(o->keyword) == "port") {
+        port_ = std::atoi(o->val);
+      }
+    }
+    PQconninfoFree(opts);
+    if (port_ <= 0)
+      throw std::runtime_error("private server: no port in its conninfo");
+  } catch (...) {
+    // The destructor will not run: do not leave the server behind.
+    try {
+      run("stop");
+    } catch (...) {
+    }
+    std::filesystem::remove_all(state_);
+    throw;
+  }
 }
 
 PrivateServer::~PrivateServer() {
@@ -251,8 +282,11 @@ void PrivateServer::run(const char* cmd) {
   const char* script = std::getenv("SOUNDHASH_PG_SERVER");
   if (!script || !*script) script = SOUNDHASH_PG_SERVER_SCRIPT;
   // The private server must not take over the shared one's external URL.
-  const std::string line = std::string("env -u SOUNDHASH_TEST_DATABASE_URL '") +
-                           script + "' " + cmd + " '" + state_ + "' >/dev/null";
+  // TLS only when asked for, whatever the environment says.
+  const std::string line =
+      std::string("env -u SOUNDHASH_TEST_DATABASE_URL ") +
+      (tls_ ? "SOUNDHASH_PG_TLS=1 '" : "-u SOUNDHASH_PG_TLS '") + script +
+      "' " + cmd + " '" + state_ + "' >/dev/null";
   if (std::system(line.c_str()) != 0) {
     throw std::runtime_error(std::string("pg-server ") + cmd + " failed");
   }

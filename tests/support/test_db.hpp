@@ -22,8 +22,13 @@ std::string admin_conninfo();
 /// exit).
 std::string conninfo();
 /// A Config for conninfo() whose retry sleeps are recorded instead of slept
-/// (see sleeps()) unless `real_sleep`.
+/// (see sleeps()) unless `real_sleep`. Prepared statements are off when
+/// prepared_statements() says so.
 soundhash::db::Config config(bool real_sleep = false);
+/// False when SOUNDHASH_TEST_PREPARED_STATEMENTS=0 (the PgBouncer lane:
+/// transaction pooling cannot keep prepared statements). A test that builds
+/// its own Config must honour it too.
+bool prepared_statements();
 /// Delays that config()'s sleeper was asked for, in order.
 std::vector<std::chrono::nanoseconds> sleeps();
 void clear_sleeps();
@@ -70,23 +75,38 @@ class LogCapture {
 namespace sh_test {
 
 /// A PostgreSQL server of the test's own (tests/support/pg-server), for
-/// faults that would disturb other tests: restarts, downtime.
+/// faults that would disturb other tests: restarts, downtime. With `tls`,
+/// the server also speaks TLS on its TCP port with a certificate for
+/// `localhost` only, signed by the throwaway CA in ca_file()
+/// (SOUNDHASH_PG_TLS=1, see pg-server).
 class PrivateServer {
  public:
-  PrivateServer();
+  explicit PrivateServer(bool tls = false);
   ~PrivateServer();
   PrivateServer(const PrivateServer&) = delete;
   PrivateServer& operator=(const PrivateServer&) = delete;
 
+  /// The admin conninfo (over the server's private unix socket: no TLS).
   const std::string& conninfo() const { return conninfo_; }
+  /// The server's TCP port on 127.0.0.1 (from conninfo()).
+  int port() const { return port_; }
+  bool tls() const { return tls_; }
+  /// The pg-server STATE_DIR of this server.
+  const std::string& state_dir() const { return state_; }
+  /// The CA that signed the server's certificate (only with `tls`).
+  std::string ca_file() const { return state_ + "/ca.crt"; }
+  /// An unrelated CA that must not verify the server (only with `tls`).
+  std::string wrong_ca_file() const { return state_ + "/wrong-ca.crt"; }
   void restart() { run("restart"); }  ///< pg_ctl restart -m fast
   void down() { run("down"); }        ///< pg_ctl stop -m fast
   void up() { run("up"); }            ///< pg_ctl start
 
  private:
   void run(const char* cmd);
+  bool tls_ = false;
   std::string state_;
   std::string conninfo_;
+  int port_ = 0;
 };
 
 }  // namespace sh_test
