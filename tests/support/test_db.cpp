@@ -234,11 +234,16 @@ bool LogCapture::contains(std::string_view needle) const {
 
 namespace sh_test {
 
-PrivateServer::PrivateServer(bool tls) : tls_(tls) {
+PrivateServer::PrivateServer(bool tls, const PrivateServer* standby_of)
+    : tls_(tls) {
   char tmpl[] = "/tmp/sh-private-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   state_ = tmpl;
-  run("start");
+  if (standby_of) {
+    run("standby", standby_of->state_);
+  } else {
+    run("start");
+  }
   try {
     std::ifstream in(state_ + "/conninfo");
     std::getline(in, conninfo_);
@@ -278,7 +283,7 @@ PrivateServer::~PrivateServer() {
   std::filesystem::remove_all(state_);
 }
 
-void PrivateServer::run(const char* cmd) {
+void PrivateServer::run(const char* cmd, const std::string& extra) {
   const char* script = std::getenv("SOUNDHASH_PG_SERVER");
   if (!script || !*script) script = SOUNDHASH_PG_SERVER_SCRIPT;
   // The private server must not take over the shared one's external URL.
@@ -286,7 +291,8 @@ void PrivateServer::run(const char* cmd) {
   const std::string line =
       std::string("env -u SOUNDHASH_TEST_DATABASE_URL ") +
       (tls_ ? "SOUNDHASH_PG_TLS=1 '" : "-u SOUNDHASH_PG_TLS '") + script +
-      "' " + cmd + " '" + state_ + "' >/dev/null";
+      "' " + cmd + " '" + state_ + "'" +
+      (extra.empty() ? std::string() : " '" + extra + "'") + " >/dev/null";
   if (std::system(line.c_str()) != 0) {
     throw std::runtime_error(std::string("pg-server ") + cmd + " failed");
   }

@@ -81,7 +81,9 @@ namespace sh_test {
 /// (SOUNDHASH_PG_TLS=1, see pg-server).
 class PrivateServer {
  public:
-  explicit PrivateServer(bool tls = false);
+  /// With `standby_of`, a streaming standby of that server (pg_basebackup).
+  explicit PrivateServer(bool tls = false,
+                         const PrivateServer* standby_of = nullptr);
   ~PrivateServer();
   PrivateServer(const PrivateServer&) = delete;
   PrivateServer& operator=(const PrivateServer&) = delete;
@@ -100,9 +102,10 @@ class PrivateServer {
   void restart() { run("restart"); }  ///< pg_ctl restart -m fast
   void down() { run("down"); }        ///< pg_ctl stop -m fast
   void up() { run("up"); }            ///< pg_ctl start
+  void promote() { run("promote"); }  ///< pg_ctl promote (a standby)
 
  private:
-  void run(const char* cmd);
+  void run(const char* cmd, const std::string& extra = {});
   bool tls_ = false;
   std::string state_;
   std::string conninfo_;
