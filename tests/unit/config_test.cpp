@@ -78,7 +78,8 @@ TEST(Config, SettingsInAUriAreAppliedAndRemoved) {
   c.take_conninfo_settings();
   EXPECT_EQ(c.pool_size, 3u);
   EXPECT_FALSE(c.prepared_statements);
-  EXPECT_EQ(c.conninfo, "postgresql://u@h/db?sslmode=disable&application_name=x");
+  EXPECT_EQ(c.conninfo,
+            "postgresql://u@h/db?sslmode=disable&application_name=x");
   c.conninfo = "postgresql://u@h/db?soundhash_max_retries=0";
   c.take_conninfo_settings();
   EXPECT_EQ(c.retry.max_retries, 0);

@@ -32,13 +32,14 @@ struct Config {
   bool prepared_statements = true;
 
   /// Reads DATABASE_URL into `conninfo` (empty -> libpq's PG* defaults) and
-  /// optional overrides: SOUNDHASH_DB_POOL_SIZE, SOUNDHASH_DB_ACQUIRE_TIMEOUT_MS,
-  /// SOUNDHASH_DB_PING_AFTER_IDLE_MS, SOUNDHASH_DB_MAX_RETRIES,
-  /// SOUNDHASH_DB_RETRY_INITIAL_DELAY_MS, SOUNDHASH_DB_RETRY_MAX_DELAY_MS,
-  /// SOUNDHASH_DB_RETRY_MULTIPLIER, SOUNDHASH_DB_RETRY_JITTER,
-  /// SOUNDHASH_DB_PREPARED_STATEMENTS (0/1/true/false). A malformed value
-  /// throws InvalidArgument naming the variable. Settings in the conninfo
-  /// (see take_conninfo_settings) override the environment.
+  /// optional overrides: SOUNDHASH_DB_POOL_SIZE,
+  /// SOUNDHASH_DB_ACQUIRE_TIMEOUT_MS, SOUNDHASH_DB_PING_AFTER_IDLE_MS,
+  /// SOUNDHASH_DB_MAX_RETRIES, SOUNDHASH_DB_RETRY_INITIAL_DELAY_MS,
+  /// SOUNDHASH_DB_RETRY_MAX_DELAY_MS, SOUNDHASH_DB_RETRY_MULTIPLIER,
+  /// SOUNDHASH_DB_RETRY_JITTER, SOUNDHASH_DB_PREPARED_STATEMENTS
+  /// (0/1/true/false). A malformed value throws InvalidArgument naming the
+  /// variable. Settings in the conninfo (see take_conninfo_settings) override
+  /// the environment.
   static Config from_env();
 
   /// Applies, and removes from `conninfo` (libpq would reject them), the

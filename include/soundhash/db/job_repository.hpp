@@ -2,8 +2,9 @@
 // Processing jobs.
 //
 //   auto repo = db::job_repository();
-//   auto [job, created] = repo->create_job_if_not_exists("video_process", "vid123");
-//   if (created) { /* this call made it; exactly one caller ever sees true */ }
+//   auto [job, created] = repo->create_job_if_not_exists("video_process",
+//   "vid123"); if (created) { /* this call made it; exactly one caller ever
+//   sees true */ }
 //
 // Same call rules as VideoRepository: one Session call per method, checked
 // arguments, no commits of its own.
@@ -36,13 +37,14 @@ class JobRepository {
   [[nodiscard]] Session& session() const noexcept { return session_; }
 
   /// Inserts a pending job unconditionally (see create_job_if_not_exists).
-  ProcessingJob create_job(std::string_view job_type, std::string_view target_id,
-                           std::optional<std::string> parameters = std::nullopt);
+  ProcessingJob create_job(
+      std::string_view job_type, std::string_view target_id,
+      std::optional<std::string> parameters = std::nullopt);
 
   /// True if a job of `job_type` for `target_id` has a status in `statuses`.
-  bool job_exists(std::string_view job_type, std::string_view target_id,
-                  const std::vector<std::string>& statuses =
-                      default_check_statuses());
+  bool job_exists(
+      std::string_view job_type, std::string_view target_id,
+      const std::vector<std::string>& statuses = default_check_statuses());
 
   /// Returns the newest job of (`job_type`, `target_id`) whose status is in
   /// `check_statuses` with false, or creates a pending one and returns it

@@ -49,7 +49,7 @@ struct ChannelDetails {
 struct Video {
   /// Primary key (videos.id); what fingerprints refer to.
   std::int64_t id = 0;
-  std::string video_id;     ///< YouTube's id, unique
+  std::string video_id;         ///< YouTube's id, unique
   std::int64_t channel_id = 0;  ///< channels.id
   /// Title (at most 500 characters).
   std::optional<std::string> title;

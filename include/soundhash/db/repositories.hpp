@@ -50,7 +50,8 @@ class Scoped {
 
 namespace detail {
 struct ManualSessionHolder {
-  explicit ManualSessionHolder(Database& db) : held_session(db.manual_session()) {}
+  explicit ManualSessionHolder(Database& db)
+      : held_session(db.manual_session()) {}
   Session held_session;
 };
 }  // namespace detail
@@ -78,16 +79,18 @@ class Manual : private detail::ManualSessionHolder, public Repo {
 
 /// Deprecated: the caller must `session().commit()`; uncommitted work is
 /// rolled back at destruction. Use video_repository() instead.
-[[deprecated("use video_repository(): it commits at scope exit")]] [[nodiscard]]
-inline Manual<VideoRepository> get_video_repository(
-    Database& db = Database::global()) {
+[[deprecated(
+    "use video_repository(): it commits at scope "
+    "exit")]] [[nodiscard]] inline Manual<VideoRepository>
+get_video_repository(Database& db = Database::global()) {
   return Manual<VideoRepository>(db);
 }
 /// Deprecated: the caller must `session().commit()`; uncommitted work is
 /// rolled back at destruction. Use job_repository() instead.
-[[deprecated("use job_repository(): it commits at scope exit")]] [[nodiscard]]
-inline Manual<JobRepository> get_job_repository(
-    Database& db = Database::global()) {
+[[deprecated(
+    "use job_repository(): it commits at scope "
+    "exit")]] [[nodiscard]] inline Manual<JobRepository>
+get_job_repository(Database& db = Database::global()) {
   return Manual<JobRepository>(db);
 }
 

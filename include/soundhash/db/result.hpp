@@ -136,7 +136,8 @@ class Result {
 
     iterator() = default;
     /// At row `row` of `res`.
-    iterator(detail::ResultPtr res, int row) : res_(std::move(res)), row_(row) {}
+    iterator(detail::ResultPtr res, int row)
+        : res_(std::move(res)), row_(row) {}
     /// The current row.
     Row operator*() const { return Row(res_, row_); }
     /// Advances to the next row.

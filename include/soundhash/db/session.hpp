@@ -93,7 +93,8 @@ class Session {
       CallGuard guard(*this);
       return fn();
     };
-    if (kind_ != Kind::managed && !has_work_) return db_retry(op, policy(), once);
+    if (kind_ != Kind::managed && !has_work_)
+      return db_retry(op, policy(), once);
     // No retry budget of its own: a transient failure goes to whoever owns
     // the unit (transact logs and retries it), so only log the others.
     try {
@@ -181,13 +182,13 @@ class Session {
   Kind kind_;
   int uncaught_at_start_;
   std::unique_ptr<detail::Connection> conn_;
-  bool has_work_ = false;         // a call succeeded in the open transaction
-  bool call_active_ = false;      // inside call()
-  bool work_before_call_ = false; // the running call is a later call
-  bool savepoint_ = false;        // the running call's savepoint is set
-  bool release_pending_ = false;  // a savepoint to release with next batch
-  std::string poisoned_;          // why the transaction was lost, if it was
-  std::string last_error_;        // for the rollback log line
+  bool has_work_ = false;          // a call succeeded in the open transaction
+  bool call_active_ = false;       // inside call()
+  bool work_before_call_ = false;  // the running call is a later call
+  bool savepoint_ = false;         // the running call's savepoint is set
+  bool release_pending_ = false;   // a savepoint to release with next batch
+  std::string poisoned_;           // why the transaction was lost, if it was
+  std::string last_error_;         // for the rollback log line
 };
 
 }  // namespace soundhash::db

@@ -15,10 +15,11 @@ int main() try {
   {
     auto s = database.session();
     db::JobRepository{s}.create_job("package_test", "add_subdirectory");
-    jobs = s.execute("SELECT count(*) FROM processing_jobs WHERE target_id = $1",
-                     "add_subdirectory")
-               .one()[0]
-               .as<std::int64_t>();
+    jobs =
+        s.execute("SELECT count(*) FROM processing_jobs WHERE target_id = $1",
+                  "add_subdirectory")
+            .one()[0]
+            .as<std::int64_t>();
   }  // COMMIT
 
   std::printf("soundhash_db consumer: schema version %d, %lld job(s)\n",

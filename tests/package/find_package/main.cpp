@@ -13,17 +13,18 @@ int main() try {
   auto create = [&database] {
     return database.transact([](db::Session& s) {
       return db::JobRepository{s}.create_job_if_not_exists("package_test",
-                                                            "consumer");
+                                                           "consumer");
     });
   };
   const auto [first, first_created] = create();
   const auto [second, second_created] = create();
 
-  std::printf("soundhash_db consumer: %d migrations applied; job %lld %s, "
-              "then %s\n",
-              applied, static_cast<long long>(first.id),
-              first_created ? "created" : "found",
-              second_created ? "created again" : "found again");
+  std::printf(
+      "soundhash_db consumer: %d migrations applied; job %lld %s, "
+      "then %s\n",
+      applied, static_cast<long long>(first.id),
+      first_created ? "created" : "found",
+      second_created ? "created again" : "found again");
   return first_created && !second_created && first.id == second.id ? 0 : 1;
 } catch (const db::Error& e) {
   std::fprintf(stderr, "soundhash_db consumer: %s\n", e.what());

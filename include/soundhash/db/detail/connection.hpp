@@ -91,8 +91,7 @@ class Connection {
       return std::hash<std::string_view>{}(s);
     }
   };
-  std::unordered_map<std::string, std::string, Hash, std::equal_to<>>
-      prepared_;
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> prepared_;
 };
 
 /// `conninfo` with any password replaced by "***", for logs and errors.

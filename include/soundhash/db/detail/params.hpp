@@ -63,8 +63,8 @@ void encode(Param& p, std::span<const std::int64_t> v);
 void encode(Param& p, const std::vector<std::int64_t>& v);
 
 template <std::integral T>
-  requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-void encode(Param& p, T v) {
+requires(!std::same_as<T, bool> && !std::same_as<T, char>) void encode(Param& p,
+                                                                       T v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   p.own.assign(buf, end);
@@ -84,6 +84,8 @@ void encode(Param& p, const std::optional<T>& v) {
 
 /// True if `T` can be bound as a statement parameter.
 template <class T>
-concept Bindable = requires(Param& p, const T& v) { encode(p, v); };
+concept Bindable = requires(Param& p, const T& v) {
+  encode(p, v);
+};
 
 }  // namespace soundhash::db::detail

@@ -21,9 +21,9 @@ namespace soundhash::db {
 struct PoolStats {
   /// The bound: Config::pool_size.
   std::size_t max_size = 0;
-  std::size_t open = 0;     ///< connections that exist now
-  std::size_t idle = 0;     ///< of which idle in the pool
-  std::size_t in_use = 0;   ///< of which lent out
+  std::size_t open = 0;    ///< connections that exist now
+  std::size_t idle = 0;    ///< of which idle in the pool
+  std::size_t in_use = 0;  ///< of which lent out
   /// Connections opened since the pool was made.
   std::uint64_t created = 0;
   std::uint64_t discarded = 0;  ///< broken or failed a ping
@@ -65,9 +65,7 @@ class Pool {
   void note_failure() noexcept;
 
   [[nodiscard]] PoolStats stats() const;
-  [[nodiscard]] const PoolOptions& options() const noexcept {
-    return options_;
-  }
+  [[nodiscard]] const PoolOptions& options() const noexcept { return options_; }
 
  private:
   bool needs_ping(const Connection& c) const noexcept;
