@@ -45,24 +45,19 @@ TEST(Failover, PrimaryStoppedStandbyPromotedWorkloadContinues) {
   sh_test::Side on_primary(primary.conninfo());  // dies with the primary
   sh_test::Ledger ledger{on_primary};
   std::atomic<bool> stop{false}, failed_over{false};
-  std::atomic<int> after{0}, in_doubt{0};
+  std::atomic<int> after{0};
   std::vector<std::thread> workers;
   for (int t = 0; t < 4; ++t) {
     workers.emplace_back([&, t] {
       for (int u = 0; !stop; ++u) {
         const std::string id =
             "f" + std::to_string(t) + "_" + std::to_string(u);
-        try {
+        const auto outcome = ledger.record(id, [&] {
           database.transact(
               [&](db::Session& s) { sh_test::Ledger::write(s, id, 3); });
-          ledger.committed(id);
-          if (failed_over) ++after;
-        } catch (const db::CommitInDoubt&) {
-          ++in_doubt;
-          ledger.in_doubt(id);
-        } catch (const db::Error& e) {
-          ADD_FAILURE() << id << ": " << e.what();
-          ledger.failed(id);
+        });
+        if (outcome == sh_test::Ledger::Outcome::committed && failed_over) {
+          ++after;
         }
         std::this_thread::sleep_for(2ms);
       }
@@ -90,5 +85,6 @@ TEST(Failover, PrimaryStoppedStandbyPromotedWorkloadContinues) {
   EXPECT_EQ(database.pool_stats().in_use, 0u);
   std::printf(
       "failover: %zu units committed (%d after the promotion), %d in doubt\n",
-      ledger.committed_count(), after.load(), in_doubt.load());
+      ledger.committed_count(), after.load(),
+      static_cast<int>(ledger.in_doubt_count()));
 }

@@ -50,7 +50,7 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
       }
     }
   });
-  std::atomic<int> in_doubt{0}, units{0};
+  std::atomic<int> units{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   for (int t = 0; t < 8; ++t) {
@@ -59,7 +59,7 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
         ++units;
         const std::string id =
             "k" + std::to_string(t) + "_" + std::to_string(u);
-        try {
+        ledger.record(id, [&] {
           database.transact([&](db::Session& s) {
             db::VideoRepository videos{s};
             db::JobRepository jobs{s};
@@ -78,14 +78,7 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
             jobs.create_job_if_not_exists("video_process", "v_" + id);
             sh_test::Ledger::write(s, id, 5);
           });
-          ledger.committed(id);
-        } catch (const db::CommitInDoubt&) {
-          ++in_doubt;
-          ledger.in_doubt(id);
-        } catch (const db::Error& e) {
-          ADD_FAILURE() << id << ": " << e.what();
-          ledger.failed(id);
-        }
+        });
       }
     });
   }
@@ -95,9 +88,8 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
   done = true;
   killer.join();
   EXPECT_GT(kills.load(), 30) << "too few faults injected";
-  EXPECT_EQ(
-      ledger.committed_count() + static_cast<std::size_t>(in_doubt.load()),
-      static_cast<std::size_t>(units.load()))
+  EXPECT_EQ(ledger.committed_count() + ledger.in_doubt_count(),
+            static_cast<std::size_t>(units.load()))
       << "every caller gets success or CommitInDoubt";
   ledger.check();
   // Repository rows follow their unit: a unit is all there or not at all.
@@ -115,7 +107,8 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
   std::this_thread::sleep_for(100ms);
   sh_test::Ledger::check_clean(database, side);
   std::printf("killed %d backends; %zu units committed, %d in doubt\n",
-              kills.load(), ledger.committed_count(), in_doubt.load());
+              kills.load(), ledger.committed_count(),
+              static_cast<int>(ledger.in_doubt_count()));
 }
 
 // 8. The connection is lost after COMMIT reached the server but before its

@@ -5,9 +5,11 @@
 // and the server are clean afterwards.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <typeinfo>
 
 #include "test_db.hpp"
 
@@ -35,6 +37,31 @@ class Ledger {
         rows);
   }
 
+  enum class Outcome { committed, in_doubt, failed };
+
+  /// Runs one unit (`attempt` calls Database::transact) and records how it
+  /// ended: committed, in doubt (CommitInDoubt), or failed (any other
+  /// Error, which is also a test failure: these workloads must succeed).
+  template <class F>
+  Outcome record(const std::string& id, F&& attempt) {
+    try {
+      attempt();
+      committed(id);
+      return Outcome::committed;
+    } catch (const soundhash::db::CommitInDoubt&) {
+      in_doubt(id);
+      return Outcome::in_doubt;
+    } catch (const soundhash::db::Error& e) {
+      {
+        std::lock_guard lock(m_);
+        ++errors_[typeid(e).name()];
+      }
+      ADD_FAILURE() << id << ": " << typeid(e).name() << ": " << e.what();
+      failed(id);
+      return Outcome::failed;
+    }
+  }
+
   void committed(const std::string& id) { add(ok_, id); }
   void failed(const std::string& id) { add(failed_, id); }
   void in_doubt(const std::string& id) { add(doubt_, id); }
@@ -46,6 +73,15 @@ class Ledger {
   std::size_t failed_count() const {
     std::lock_guard lock(m_);
     return failed_.size();
+  }
+  std::size_t in_doubt_count() const {
+    std::lock_guard lock(m_);
+    return doubt_.size();
+  }
+  /// Failures other than CommitInDoubt, by exception class.
+  std::map<std::string, long> errors_by_class() const {
+    std::lock_guard lock(m_);
+    return errors_;
   }
 
   /// Checks the invariant against the database (through `side`, or the
@@ -100,6 +136,7 @@ class Ledger {
   Side& side_;
   mutable std::mutex m_;
   std::set<std::string> ok_, failed_, doubt_;
+  std::map<std::string, long> errors_;
 };
 
 /// A retry policy with real but short sleeps, for fault storms.

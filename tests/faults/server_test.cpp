@@ -21,27 +21,22 @@ TEST(Server, RestartMidWorkloadCostsRetriesOnly) {
   sh_test::Side side(server.conninfo());
   sh_test::Ledger ledger{side};
   std::atomic<bool> restarted{false};
-  std::atomic<int> in_doubt{0}, after_restart{0};
+  std::atomic<int> after_restart{0};
   std::vector<std::thread> workers;
   for (int t = 0; t < 4; ++t) {
     workers.emplace_back([&, t] {
       for (int u = 0; u < 60; ++u) {
         const std::string id =
             "r" + std::to_string(t) + "_" + std::to_string(u);
-        try {
+        const auto outcome = ledger.record(id, [&] {
           database.transact([&](db::Session& s) {
             db::JobRepository jobs{s};
             jobs.create_job_if_not_exists("restart_test", id);
             sh_test::Ledger::write(s, id, 2);
           });
-          ledger.committed(id);
-          if (restarted) ++after_restart;
-        } catch (const db::CommitInDoubt&) {
-          ++in_doubt;
-          ledger.in_doubt(id);
-        } catch (const db::Error& e) {
-          ADD_FAILURE() << id << ": " << e.what();
-          ledger.failed(id);
+        });
+        if (outcome == sh_test::Ledger::Outcome::committed && restarted) {
+          ++after_restart;
         }
         std::this_thread::sleep_for(5ms);
       }
@@ -52,9 +47,7 @@ TEST(Server, RestartMidWorkloadCostsRetriesOnly) {
   restarted = true;
   for (auto& w : workers) w.join();
   EXPECT_GT(after_restart.load(), 0);
-  EXPECT_EQ(
-      ledger.committed_count() + static_cast<std::size_t>(in_doubt.load()),
-      240u);
+  EXPECT_EQ(ledger.committed_count() + ledger.in_doubt_count(), 240u);
   sh_test::Side after(server.conninfo());  // the old one died in the restart
   ledger.check(&after);
   sh_test::Ledger::check_clean(database, after);

@@ -70,12 +70,6 @@ TEST(Soak, MixedWorkUnderRotatingFaults) {
 
   std::atomic<bool> stop{false};
   std::atomic<long> units{0}, faults{0};
-  std::mutex errors_mutex;
-  std::map<std::string, long> errors;
-  auto count_error = [&](const std::string& what) {
-    std::lock_guard lock(errors_mutex);
-    ++errors[what];
-  };
 
   std::vector<std::thread> workers;
   for (int t = 0; t < 8; ++t) {
@@ -85,7 +79,7 @@ TEST(Soak, MixedWorkUnderRotatingFaults) {
         const std::string id =
             "s" + std::to_string(t) + "_" + std::to_string(u);
         ++units;
-        try {
+        ledger.record(id, [&] {
           database.transact([&](db::Session& s) {
             s.execute("SET LOCAL lock_timeout = '300ms'");
             db::VideoRepository videos{s};
@@ -114,15 +108,7 @@ TEST(Soak, MixedWorkUnderRotatingFaults) {
             (void)videos.find_matching_fingerprints(fps[0].fingerprint_hash, 5);
             sh_test::Ledger::write(s, id, 2);
           });
-          ledger.committed(id);
-        } catch (const db::CommitInDoubt&) {
-          count_error("CommitInDoubt");
-          ledger.in_doubt(id);
-        } catch (const db::Error& e) {
-          count_error(typeid(e).name());
-          ADD_FAILURE() << id << ": " << e.what();
-          ledger.failed(id);
-        }
+        });
       }
     });
   }
@@ -178,8 +164,10 @@ TEST(Soak, MixedWorkUnderRotatingFaults) {
       "retries, RSS %ld kB -> %ld kB\n",
       seconds, units.load(), ledger.committed_count(), faults.load(),
       counter->retries.load(), rss_start, rss_end);
-  for (const auto& [cls, n] : errors)
+  std::printf("soak: CommitInDoubt: %zu\n", ledger.in_doubt_count());
+  for (const auto& [cls, n] : ledger.errors_by_class()) {
     std::printf("soak: error %s: %ld\n", cls.c_str(), n);
+  }
 
   EXPECT_GT(faults.load(), 0);
   EXPECT_GT(counter->retries.load(), 0) << "the faults caused no retries";
