@@ -6,6 +6,9 @@
 //   ingest_service [--channels N] [--videos N] [--workers N] [--until-idle]
 //
 // Reads DATABASE_URL. With --until-idle it exits once every job is done.
+
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -112,10 +115,11 @@ std::vector<db::NewFingerprint> fingerprint(const db::Video& v) {
 }
 
 // Claims jobs until stopped (or idle, with --until-idle).
-void worker(db::Database& database, const Options& o, std::atomic<int>& done) {
+void worker(db::Database& database, const Options& o, std::atomic<int>& done,
+            const std::string& me) {
   while (!stopping) {
-    auto job = database.transact([](db::Session& s) {
-      return db::JobRepository{s}.claim_next_job("fingerprint");
+    auto job = database.transact([&](db::Session& s) {
+      return db::JobRepository{s}.claim_next_job({"fingerprint"}, me);
     });
     if (!job) {
       if (o.until_idle) return;
@@ -130,18 +134,17 @@ void worker(db::Database& database, const Options& o, std::atomic<int>& done) {
         db::JobRepository jobs{s};
         auto video = videos.get_video_by_id(job->target_id);
         if (!video) throw std::runtime_error("no video " + job->target_id);
-        jobs.update_job_status(job->id, "running", 10.0, "fingerprinting");
+        jobs.heartbeat(job->id, me, 10.0, "fingerprinting");
         const auto fps = fingerprint(*video);
         videos.create_fingerprints_batch(fps);
         videos.mark_video_processed(video->id);
-        jobs.update_job_status(job->id, "completed", 100.0, "done");
+        jobs.complete_job(job->id, me);
       });
       ++done;
     } catch (const std::exception& e) {
       // Record the failure in a unit of its own, so the job is not stuck.
       database.transact([&](db::Session& s) {
-        db::JobRepository{s}.update_job_status(job->id, "failed", std::nullopt,
-                                               std::nullopt, e.what());
+        db::JobRepository{s}.fail_job(job->id, me, e.what());
       });
     }
   }
@@ -163,8 +166,9 @@ int main(int argc, char** argv) try {
   std::atomic<int> done{0};
   std::vector<std::thread> workers;
   for (int i = 0; i < o.workers; ++i) {
-    workers.emplace_back(worker, std::ref(database), std::cref(o),
-                         std::ref(done));
+    workers.emplace_back(
+        worker, std::ref(database), std::cref(o), std::ref(done),
+        "ingest:" + std::to_string(::getpid()) + ":" + std::to_string(i));
   }
   for (auto& t : workers) t.join();
 

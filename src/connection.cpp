@@ -1,7 +1,10 @@
 #include "soundhash/db/detail/connection.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <regex>
@@ -355,6 +358,40 @@ bool Connection::ping() noexcept {
   const bool ok = r != nullptr && PQresultStatus(r) == PGRES_EMPTY_QUERY;
   PQclear(r);
   return ok && !broken();
+}
+
+void Connection::await_notifications(std::string_view channel,
+                                     std::chrono::milliseconds timeout,
+                                     int wake_fd,
+                                     std::vector<std::string>& payloads) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto lost = [this] {
+    const std::string why = conn_ ? trim(PQerrorMessage(conn_)) : "";
+    throw ConnectionError(
+        "the listening connection was lost" + (why.empty() ? "" : ": " + why),
+        Error::Fields::with_sqlstate("08006"));
+  };
+  for (;;) {
+    if (broken()) lost();
+    // Notifications may already sit in libpq's buffer (they can arrive with
+    // any earlier result), so look before waiting.
+    while (PGnotify* n = PQnotifies(conn_)) {
+      if (channel == n->relname) payloads.emplace_back(n->extra);
+      PQfreemem(n);
+    }
+    if (!payloads.empty()) return;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int rc = ::poll(fds, wake_fd >= 0 ? 2 : 1,
+                          static_cast<int>(std::min<long long>(
+                              left.count(), 24LL * 3600 * 1000)));
+    if (rc < 0 && errno != EINTR) lost();
+    if (rc <= 0) continue;
+    if (wake_fd >= 0 && (fds[1].revents & POLLIN)) return;
+    if (PQconsumeInput(conn_) == 0) lost();
+  }
 }
 
 }  // namespace soundhash::db::detail

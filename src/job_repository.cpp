@@ -1,42 +1,14 @@
 #include "soundhash/db/job_repository.hpp"
 
 #include "checks.hpp"
+#include "job_rows.hpp"
 #include "soundhash/db/log.hpp"
 
 namespace soundhash::db {
-namespace {
 
-#define SH_JOB_COLS                                                       \
-  "id, job_type, status, target_id, parameters, progress, current_step, " \
-  "created_at, started_at, completed_at, error_message, retry_count, "    \
-  "max_retries"
-
-ProcessingJob to_job(const Row& r, int first = 0) {
-  ProcessingJob j;
-  j.id = r[first + 0].as<std::int64_t>();
-  j.job_type = r[first + 1].as<std::string>();
-  j.status = r[first + 2].as<std::string>();
-  j.target_id = r[first + 3].as<std::string>();
-  j.parameters = r[first + 4].as<std::optional<std::string>>();
-  j.progress = r[first + 5].as<double>();
-  j.current_step = r[first + 6].as<std::optional<std::string>>();
-  j.created_at = r[first + 7].as<Timestamp>();
-  j.started_at = r[first + 8].as<std::optional<Timestamp>>();
-  j.completed_at = r[first + 9].as<std::optional<Timestamp>>();
-  j.error_message = r[first + 10].as<std::optional<std::string>>();
-  j.retry_count = r[first + 11].as<std::int32_t>();
-  j.max_retries = r[first + 12].as<std::int32_t>();
-  return j;
-}
-
-std::vector<ProcessingJob> to_jobs(const Result& r) {
-  std::vector<ProcessingJob> out;
-  out.reserve(r.size());
-  for (const auto& row : r) out.push_back(to_job(row));
-  return out;
-}
-
-}  // namespace
+using detail::kJobCols;
+using detail::to_job;
+using detail::to_jobs;
 
 const std::vector<std::string>& JobRepository::default_check_statuses() {
   static const std::vector<std::string> statuses{"pending", "running"};
@@ -49,12 +21,13 @@ ProcessingJob JobRepository::create_job(std::string_view job_type,
   detail::require_id("create_job", "job_type", job_type);
   detail::require_id("create_job", "target_id", target_id);
   return session_.call("create_job", [&] {
-    auto job = to_job(
-        session_
-            .execute("INSERT INTO processing_jobs (job_type, target_id, "
-                     "parameters) VALUES ($1, $2, $3) RETURNING " SH_JOB_COLS,
-                     job_type, target_id, parameters)
-            .one());
+    auto job =
+        to_job(session_
+                   .execute_last(
+                       "INSERT INTO processing_jobs (job_type, target_id, "
+                       "parameters) VALUES ($1, $2, $3) RETURNING " SH_JOB_COLS,
+                       job_type, target_id, parameters)
+                   .one());
     logger().info("Created new processing job: type={}, target={}, id={}",
                   job.job_type, job.target_id, job.id);
     return job;
@@ -92,13 +65,13 @@ std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
   detail::require_statuses(op, check_statuses);
   return session_.call(op, [&] {
     auto row = session_
-                   .execute(
+                   .execute_last(
                        "SELECT (r.job).*, r.created FROM "
                        "soundhash_create_job_if_not_exists($1, $2, $3, "
                        "$4) r",
                        job_type, target_id, parameters, check_statuses)
                    .one();
-    std::pair<ProcessingJob, bool> out{to_job(row), row[13].as<bool>()};
+    std::pair<ProcessingJob, bool> out{to_job(row), row[kJobCols].as<bool>()};
     const auto& job = out.first;
     if (out.second) {
       logger().info("Created new processing job: type={}, target={}, id={}",
@@ -119,23 +92,9 @@ std::vector<ProcessingJob> JobRepository::get_pending_jobs(
     return to_jobs(session_.read(
         "SELECT " SH_JOB_COLS
         " FROM processing_jobs WHERE status = 'pending' AND "
-        "($1::text IS NULL OR job_type = $1) ORDER BY created_at, id LIMIT $2",
+        "($1::text IS NULL OR job_type = $1) ORDER BY priority, run_at, id "
+        "LIMIT $2",
         job_type, limit));
-  });
-}
-
-std::optional<ProcessingJob> JobRepository::claim_next_job(
-    std::string_view job_type) {
-  detail::require_id("claim_next_job", "job_type", job_type);
-  return session_.call("claim_next_job", [&]() -> std::optional<ProcessingJob> {
-    auto r = session_.execute(
-        "UPDATE processing_jobs SET status = 'running', started_at = now() "
-        "WHERE id = (SELECT id FROM processing_jobs WHERE status = 'pending' "
-        "AND job_type = $1 ORDER BY created_at, id LIMIT 1 "
-        "FOR UPDATE SKIP LOCKED) RETURNING " SH_JOB_COLS,
-        job_type);
-    if (r.empty()) return std::nullopt;
-    return to_job(r[0]);
   });
 }
 
@@ -171,7 +130,9 @@ std::optional<ProcessingJob> JobRepository::update_job_status(
         "ELSE started_at END, "
         "completed_at = CASE WHEN $2::text IN ('completed', 'failed', "
         "'cancelled') "
-        "THEN now() ELSE completed_at END "
+        "THEN now() ELSE completed_at END, "
+        "heartbeat_at = CASE WHEN $2::text = 'running' THEN now() "
+        "ELSE heartbeat_at END "
         "WHERE id = $1 RETURNING " SH_JOB_COLS,
         id, status, progress, current_step, error_message);
     if (r.empty()) return std::nullopt;

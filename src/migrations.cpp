@@ -153,9 +153,63 @@ END
 $fn$;
 )sql";
 
+// processing_jobs as a work queue (see JobRepository::claim_next_job and
+// JobListener).
+//  - Claim order is (priority, run_at, id) among pending jobs whose run_at has
+//    come; the partial index holds only pending jobs, so finished ones (the
+//    bulk of the table over time) cost the queue nothing.
+//  - Rescue looks at running jobs by heartbeat: another small partial index.
+//  - New jobs and jobs going back to pending NOTIFY channel soundhash_jobs
+//    with the job type as payload. NOTIFY is transactional: listeners hear it
+//    only when the creating transaction commits. Inserts notify once per
+//    statement and job type (a batch of 100,000 is one notification per
+//    type); re-queues are rare and notify per row.
+constexpr std::string_view kWorkQueue = R"sql(
+ALTER TABLE processing_jobs
+  ADD COLUMN priority     integer      NOT NULL DEFAULT 0,
+  ADD COLUMN run_at       timestamptz  NOT NULL DEFAULT now(),
+  ADD COLUMN attempts     integer      NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  ADD COLUMN locked_by    varchar(255),
+  ADD COLUMN heartbeat_at timestamptz;
+UPDATE processing_jobs SET run_at = created_at,
+       heartbeat_at = CASE WHEN status = 'running'
+                           THEN coalesce(started_at, created_at) END;
+
+DROP INDEX processing_jobs_queue_idx;
+CREATE INDEX processing_jobs_runnable_idx
+  ON processing_jobs (job_type, priority, run_at, id) WHERE status = 'pending';
+CREATE INDEX processing_jobs_running_idx
+  ON processing_jobs (heartbeat_at) WHERE status = 'running';
+
+CREATE FUNCTION soundhash_notify_new_jobs() RETURNS trigger
+  LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('soundhash_jobs', t.job_type)
+     FROM (SELECT DISTINCT n.job_type FROM new_jobs n
+            WHERE n.status = 'pending') t;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER soundhash_jobs_inserted AFTER INSERT ON processing_jobs
+  REFERENCING NEW TABLE AS new_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION soundhash_notify_new_jobs();
+
+CREATE FUNCTION soundhash_notify_requeued_job() RETURNS trigger
+  LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('soundhash_jobs', NEW.job_type);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER soundhash_jobs_requeued AFTER UPDATE OF status ON processing_jobs
+  FOR EACH ROW WHEN (NEW.status = 'pending' AND OLD.status <> 'pending')
+  EXECUTE FUNCTION soundhash_notify_requeued_job();
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "race-free job creation", kJobCreation},
+    {3, "work queue", kWorkQueue},
 };
 
 }  // namespace

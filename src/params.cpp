@@ -89,16 +89,27 @@ void encode(Param& p, Timestamp v) {
   p.uses_own = true;
 }
 
-void encode(Param& p, std::span<const std::string> v) {
-  // Array literal: every element double-quoted, with \ and " escaped.
+namespace {
+
+// Array literal: every element double-quoted, with \ and " escaped; a
+// missing element is an unquoted NULL.
+template <class Range, class Get>
+void encode_text_array(Param& p, const Range& v, Get get) {
   std::string& out = p.own;
   out.clear();
   out.push_back('{');
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    check_text(v[i]);
-    if (i) out.push_back(',');
+  bool first = true;
+  for (const auto& e : v) {
+    if (!first) out.push_back(',');
+    first = false;
+    const std::string* text = get(e);
+    if (!text) {
+      out += "NULL";
+      continue;
+    }
+    check_text(*text);
     out.push_back('"');
-    for (char c : v[i]) {
+    for (char c : *text) {
       if (c == '"' || c == '\\') out.push_back('\\');
       out.push_back(c);
     }
@@ -107,6 +118,22 @@ void encode(Param& p, std::span<const std::string> v) {
   out.push_back('}');
   p.uses_own = true;
   p.type = kOidTextArray;
+}
+
+}  // namespace
+
+void encode(Param& p, std::span<const std::string> v) {
+  encode_text_array(p, v, [](const std::string& e) { return &e; });
+}
+
+void encode(Param& p, std::span<const std::optional<std::string>> v) {
+  encode_text_array(p, v, [](const std::optional<std::string>& e) {
+    return e ? &*e : nullptr;
+  });
+}
+
+void encode(Param& p, const std::vector<std::optional<std::string>>& v) {
+  encode(p, std::span<const std::optional<std::string>>(v));
 }
 
 void encode(Param& p, const std::vector<std::string>& v) {

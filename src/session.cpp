@@ -1,5 +1,7 @@
 #include "soundhash/db/session.hpp"
 
+#include <stdexcept>
+
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/log.hpp"
 
@@ -71,9 +73,15 @@ Session::CallGuard::CallGuard(Session& session) noexcept : s(session) {
   s.call_active_ = true;
   s.work_before_call_ = s.has_work_;
   s.savepoint_ = false;
+  s.committed_in_call_ = false;
 }
 
 Session::CallGuard::~CallGuard() {
+  // A failed autocommit call is its own unit: nothing of it survives, and
+  // the connection goes back.
+  if (s.kind_ == Kind::autocommit && std::uncaught_exceptions() > uncaught) {
+    s.rollback();
+  }
   if (s.savepoint_) s.release_pending_ = true;  // sent with the next batch
   s.savepoint_ = false;
   s.call_active_ = false;
@@ -121,7 +129,15 @@ void Session::prefix_done(const Prefix& p, int failed_at) {
 Result Session::run(const detail::Statement& st) {
   if (!call_active_) return call("run", [&] { return run(st); });
   throw_if_poisoned();
+  if (committed_in_call_) {
+    throw std::logic_error(
+        "Session: a statement after the call's last statement (execute_last)");
+  }
   detail::Connection& c = connection();
+  if (kind_ == Kind::autocommit && st.last &&
+      c.tx_status() == detail::TxStatus::idle) {
+    return run_committed(c, st);
+  }
   // The unit's control statements ride in the same round trip as `st`.
   detail::Statement batch[4];
   Result results[4];
@@ -147,6 +163,44 @@ Result Session::run(const detail::Statement& st) {
   if (!outcome.ok()) fail(outcome.error);
   has_work_ = true;
   return st.sql.empty() ? Result() : std::move(results[n - 1]);
+}
+
+Result Session::run_committed(detail::Connection& c,
+                              const detail::Statement& st) {
+  detail::Statement batch[3] = {{begin_sql(options_)}, st, {"COMMIT"}};
+  Result results[3];
+  const auto outcome = c.run(batch, results);
+  if (!outcome.ok()) {
+    // The server may have run the COMMIT before the connection went: unless
+    // the statement only read, re-running it could apply it twice.
+    bool in_doubt = false;
+    std::string what;
+    std::string sqlstate;
+    try {
+      std::rethrow_exception(outcome.error);
+    } catch (const ConnectionError& e) {
+      in_doubt = !st.plain_read;
+      what = e.what();
+      sqlstate = e.sqlstate();
+    } catch (...) {
+      in_doubt = !st.plain_read && c.broken();
+    }
+    if (in_doubt) {
+      fail(std::make_exception_ptr(CommitInDoubt(
+          "connection lost during an autocommit call; it may or may not have "
+          "committed: " +
+              (what.empty() ? std::string("connection broken") : what),
+          Error::Fields::with_sqlstate(sqlstate))));
+    }
+    fail(outcome.error);
+  }
+  committed_in_call_ = true;
+  has_work_ = false;
+  return std::move(results[1]);
+}
+
+void Session::end_call() {
+  if (kind_ == Kind::autocommit) commit();
 }
 
 std::int64_t Session::copy_in(std::string_view copy_sql,

@@ -13,6 +13,7 @@
 #include "soundhash/db/config.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/errors.hpp"
+#include "soundhash/db/job_listener.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/log.hpp"
 #include "soundhash/db/models.hpp"

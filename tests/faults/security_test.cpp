@@ -93,8 +93,20 @@ TEST_F(Security, HostileStringsAreStoredVerbatimThroughEveryMethod) {
     EXPECT_EQ(jobs.get_jobs_by_target(key, type).size(), 1u);
     EXPECT_EQ(jobs.get_pending_jobs(type, 5).size(), 1u);
     EXPECT_EQ(jobs.count_jobs_by_status(type).at("pending"), 1);
-    const auto claimed = jobs.claim_next_job(type);
+    const std::string worker = h.substr(0, 255);
+    auto claimed = jobs.claim_next_job({type}, worker);
     ASSERT_TRUE(claimed);
+    EXPECT_EQ(claimed->locked_by, worker);
+    jobs.heartbeat(claimed->id, worker, 5.0, h.substr(0, 255));
+    const auto failed = jobs.fail_job(claimed->id, worker, h, {{}, {}, 1.0});
+    EXPECT_EQ(failed.error_message, h);
+    EXPECT_EQ(failed.status, "pending");
+    claimed = jobs.claim_jobs({type, h.substr(0, 50) + "x"}, worker, 3).at(0);
+    jobs.complete_job(claimed->id, worker);
+    EXPECT_EQ(jobs.complete_jobs({claimed->id}, worker).size(), 0u);
+    EXPECT_FALSE(jobs.complete_job_and_claim_next(claimed->id, worker, {type}));
+    EXPECT_THROW(jobs.heartbeat(claimed->id, h.substr(0, 254) + "x"),
+                 db::JobNotOwned);
     const auto upd = jobs.update_job_status(claimed->id, "failed", 50.0,
                                             h.substr(0, 255), h);
     EXPECT_EQ(upd->current_step, h.substr(0, 255));

@@ -173,7 +173,7 @@ TEST_F(RepoTest, ClaimNextJobHandsEachJobToOneWorker) {
     workers.emplace_back([&] {
       for (;;) {
         auto job = database.transact([](db::Session& s) {
-          return db::JobRepository{s}.claim_next_job("fingerprint");
+          return db::JobRepository{s}.claim_next_job({"fingerprint"}, "w");
         });
         if (!job) return;
         EXPECT_EQ(job->status, "running");

@@ -1,5 +1,7 @@
 // Bundled migrations: applied once, recorded, idempotent, and serialised
 // across processes.
+#include "soundhash/db/detail/migrations.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,13 +14,13 @@ TEST(Migrations, ApplyOnceAndRecord) {
   db::Database database{sh_test::config()};
   EXPECT_EQ(database.schema_version(), 0);
   const int applied = database.migrate();
-  EXPECT_EQ(applied, 2);
-  EXPECT_EQ(database.schema_version(), 2);
+  EXPECT_EQ(applied, 3);
+  EXPECT_EQ(database.schema_version(), 3);
   EXPECT_EQ(database.migrate(), 0) << "migrate() must be idempotent";
   sh_test::Side side;
   EXPECT_EQ(side.value("SELECT string_agg(version::text || ':' || name, ',' "
                        "ORDER BY version) FROM soundhash_schema_migrations"),
-            "1:initial schema,2:race-free job creation");
+            "1:initial schema,2:race-free job creation,3:work queue");
   for (const char* table : {"channels", "videos", "audio_fingerprints",
                             "match_results", "processing_jobs"}) {
     EXPECT_EQ(side.value(std::string("SELECT to_regclass('") + table +
@@ -68,7 +70,49 @@ TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
     ASSERT_LT(WEXITSTATUS(status), 100) << "a child failed";
     total += WEXITSTATUS(status);
   }
-  EXPECT_EQ(total, 2) << "each migration applied exactly once in all";
+  EXPECT_EQ(total, 3) << "each migration applied exactly once in all";
   sh_test::Side side;
-  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 2);
+  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 3);
+}
+
+// A database that stopped at version 2 (jobs already in it) gets the work
+// queue without losing or stranding a job: pending ones become runnable in
+// their old order, running ones get a heartbeat so rescue can judge them.
+TEST(Migrations, UpgradeFromVersion2QueuesExistingJobs) {
+  sh_test::Side side;
+  side.exec(
+      "CREATE TABLE soundhash_schema_migrations (version integer PRIMARY KEY, "
+      "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  for (const auto& m : db::detail::migrations()) {
+    if (m.version > 2) break;
+    side.exec(std::string(m.sql));
+    side.exec(
+        "INSERT INTO soundhash_schema_migrations (version, name) "
+        "VALUES (" +
+        std::to_string(m.version) + ", '" + std::string(m.name) + "')");
+  }
+  side.exec(
+      "INSERT INTO processing_jobs (job_type, target_id, status, created_at, "
+      "started_at) VALUES ('t', 'old', 'pending', now() - interval '2 days', "
+      "NULL), ('t', 'new', 'pending', now() - interval '1 day', NULL), "
+      "('t', 'busy', 'running', now() - interval '3 days', "
+      "now() - interval '3 days')");
+
+  db::Database database{sh_test::config()};
+  ASSERT_EQ(database.schema_version(), 2);
+  EXPECT_EQ(database.migrate(), 1);
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE run_at = "
+                       "created_at"),
+            3);
+  EXPECT_EQ(side.value("SELECT heartbeat_at = started_at FROM "
+                       "processing_jobs WHERE target_id = 'busy'"),
+            "t");
+  auto s = database.autocommit_session();
+  db::JobRepository jobs{s};
+  EXPECT_EQ(jobs.claim_next_job({"t"}, "w")->target_id, "old");
+  EXPECT_EQ(jobs.claim_next_job({"t"}, "w")->target_id, "new");
+  EXPECT_FALSE(jobs.claim_next_job({"t"}, "w"));
+  const auto rescued = jobs.rescue_stale_jobs(std::chrono::hours(1));
+  ASSERT_EQ(rescued.size(), 1u);
+  EXPECT_EQ(rescued[0].target_id, "busy");
 }

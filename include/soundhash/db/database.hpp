@@ -34,6 +34,16 @@ class Database {
   [[nodiscard]] Session session(TxOptions options = {}) {
     return Session(*this, options, Session::Kind::scoped);
   }
+  /// A session whose every call is a transaction of its own, committed
+  /// before the call returns (a one-statement call costs one round trip).
+  /// For queue workers:
+  ///
+  ///   auto s = database.autocommit_session();
+  ///   db::JobRepository jobs{s};
+  ///   auto job = jobs.claim_next_job({"fingerprint"}, worker_id);  // durable
+  [[nodiscard]] Session autocommit_session(TxOptions options = {}) {
+    return Session(*this, options, Session::Kind::autocommit);
+  }
   /// A unit the caller must commit by hand; rolled back if it does not.
   [[nodiscard]] Session manual_session(TxOptions options = {}) {
     return Session(*this, options, Session::Kind::manual);

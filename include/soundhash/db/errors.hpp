@@ -7,6 +7,7 @@
 //
 // `TransientError`s are the ones `db_retry` and `Database::transact` retry.
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -144,6 +145,21 @@ class PoolTimeout : public Error {
 class InvalidArgument : public Error {
  public:
   using Error::Error;
+};
+
+/// A queue call (heartbeat, complete_job, fail_job...) named a job that this
+/// worker no longer owns: it was rescued after a missed heartbeat, cancelled,
+/// finished elsewhere, or never existed. Nothing was changed. Never retried.
+class JobNotOwned : public Error {
+ public:
+  /// `job_id` is the job the call named.
+  JobNotOwned(const std::string& message, std::int64_t job_id)
+      : Error(message), job_id_(job_id) {}
+  /// The job the call named.
+  [[nodiscard]] std::int64_t job_id() const noexcept { return job_id_; }
+
+ private:
+  std::int64_t job_id_;
 };
 
 /// True for the SQLSTATEs that `db_retry` retries: 40001, 40P01, 55P03, class

@@ -9,6 +9,7 @@
 // Same call rules as VideoRepository: one Session call per method, checked
 // arguments, no commits of its own.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -22,6 +23,19 @@
 #include "soundhash/db/session.hpp"
 
 namespace soundhash::db {
+
+/// How long a failed job waits before its next attempt: `initial` times
+/// `multiplier` to the power of the retries so far, at most `max`.
+struct JobBackoff {
+  /// The wait after the first failure.
+  std::chrono::milliseconds initial{std::chrono::seconds{10}};
+  /// The longest wait.
+  std::chrono::milliseconds max{std::chrono::hours{1}};
+  /// Growth per retry (>= 1).
+  double multiplier = 2.0;
+  /// The wait after the failure that follows `retries` earlier retries.
+  [[nodiscard]] std::chrono::milliseconds delay(int retries) const;
+};
 
 /// Processing jobs (table `processing_jobs`), including race-free idempotent
 /// creation. Works in the Session it is given and never commits on its own.
@@ -40,6 +54,11 @@ class JobRepository {
   ProcessingJob create_job(
       std::string_view job_type, std::string_view target_id,
       std::optional<std::string> parameters = std::nullopt);
+  /// Inserts a pending job with a priority, retry budget and delay.
+  ProcessingJob create_job(const NewJob& job);
+  /// Inserts `jobs` in one statement and one round trip; returns their ids
+  /// in the order of `jobs`. Listeners get one wake-up per job type.
+  std::vector<std::int64_t> create_jobs_batch(std::span<const NewJob> jobs);
 
   /// True if a job of `job_type` for `target_id` has a status in `statuses`.
   bool job_exists(
@@ -58,14 +77,65 @@ class JobRepository {
       const std::vector<std::string>& check_statuses =
           default_check_statuses());
 
-  /// Up to `limit` (> 0) pending jobs, oldest first, of `job_type` if given.
+  /// Up to `limit` (> 0) pending jobs in claim order (priority, run_at,
+  /// id), of `job_type` if given; includes jobs whose run_at is still ahead.
   std::vector<ProcessingJob> get_pending_jobs(
       std::optional<std::string_view> job_type = std::nullopt, int limit = 10);
-  /// Takes the oldest pending job of `job_type` for this worker: marks it
-  /// running (started_at = now) and returns it; nullopt if none is pending.
-  /// Concurrent workers never get the same job (FOR UPDATE SKIP LOCKED), and
-  /// none waits on another's claim.
-  std::optional<ProcessingJob> claim_next_job(std::string_view job_type);
+  // ---- The work queue -------------------------------------------------
+  // A worker claims jobs, heartbeats while it works, and completes or fails
+  // them. Every call checks that `worker_id` still owns the job and throws
+  // JobNotOwned otherwise (changing nothing): a job whose heartbeat went
+  // stale may have been rescued and handed to another worker. `worker_id`
+  // must be unique per worker (e.g. "host:pid:thread"). In an autocommit
+  // session (Database::autocommit_session) each call is durable when it
+  // returns and costs one round trip; see docs/guide.md, "Work queue".
+
+  /// Claims the next runnable job (status pending, run_at <= now()) of one of
+  /// `job_types`, in order of priority (lower first), run_at, id: marks it
+  /// running, locked_by `worker_id`, started_at and heartbeat_at now, and
+  /// counts the attempt. nullopt if none is runnable. Concurrent workers never
+  /// get the same job and never wait for each other (FOR UPDATE SKIP LOCKED).
+  /// One statement.
+  std::optional<ProcessingJob> claim_next_job(
+      const std::vector<std::string>& job_types, std::string_view worker_id);
+  /// Like claim_next_job for up to `n` (> 0) jobs, in claim order.
+  std::vector<ProcessingJob> claim_jobs(
+      const std::vector<std::string>& job_types, std::string_view worker_id,
+      int n);
+  /// Records that `worker_id` is still working on `job_id` (and its progress
+  /// and step, when given), so rescue_stale_jobs leaves it alone.
+  void heartbeat(std::int64_t job_id, std::string_view worker_id,
+                 std::optional<double> progress = std::nullopt,
+                 std::optional<std::string> current_step = std::nullopt);
+  /// Marks the job completed (progress 100, completed_at now). Calling it
+  /// again for a job this worker already completed is a no-op, so it is safe
+  /// to repeat after a CommitInDoubt.
+  void complete_job(std::int64_t job_id, std::string_view worker_id);
+  /// Completes `job_ids` in one statement; returns the ids this worker no
+  /// longer owned (those are left alone; empty when all were completed).
+  [[nodiscard]] std::vector<std::int64_t> complete_jobs(
+      const std::vector<std::int64_t>& job_ids, std::string_view worker_id);
+  /// complete_job(job_id) and claim_next_job(job_types) in one statement and
+  /// one commit: a worker's loop costs one round trip per job. Claims
+  /// nothing if the completion throws JobNotOwned.
+  std::optional<ProcessingJob> complete_job_and_claim_next(
+      std::int64_t job_id, std::string_view worker_id,
+      const std::vector<std::string>& job_types);
+  /// Records a failed attempt with `error`. While retries remain
+  /// (retry_count < max_retries) the job goes back to pending with retry_count
+  /// + 1 and run_at = now() + backoff.delay(retry_count); otherwise it ends
+  /// failed. Returns the job as it is now.
+  ProcessingJob fail_job(std::int64_t job_id, std::string_view worker_id,
+                         std::string_view error,
+                         const JobBackoff& backoff = {});
+  /// Running jobs whose last heartbeat is older than `older_than` (their
+  /// worker died or hung) go back to pending at once, or end failed when
+  /// their retries are used up; the worker that lost them gets JobNotOwned
+  /// from its next call. Safe to run from many processes at once: each stale
+  /// job is rescued by exactly one caller. Returns the rescued jobs.
+  std::vector<ProcessingJob> rescue_stale_jobs(
+      std::chrono::milliseconds older_than);
+
   /// Jobs for `target_id`, newest first, of `job_type` if given.
   std::vector<ProcessingJob> get_jobs_by_target(
       std::string_view target_id,

@@ -3,6 +3,7 @@
 // timestamps are Timestamp (std::chrono::system_clock::time_point).
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -225,11 +226,40 @@ struct ProcessingJob {
   std::optional<Timestamp> completed_at;
   /// Why the job failed, if it did.
   std::optional<std::string> error_message;
-  /// The pipeline's own retry counter for the job (not database retries;
-  /// this library does not change it).
+  /// How many times the job went back to pending after a failure
+  /// (JobRepository::fail_job, rescue_stale_jobs, or `soundhash-db jobs
+  /// retry`). Not database retries.
   std::int32_t retry_count = 0;
-  /// How many times the pipeline may retry the job.
+  /// How many times the job may go back to pending after a failure; past
+  /// that, a failure is final (status failed).
   std::int32_t max_retries = 3;
+  /// Lower runs first (claim order: priority, then run_at, then id).
+  std::int32_t priority = 0;
+  /// The job is not claimed before this time (pushed out by fail_job's
+  /// backoff).
+  Timestamp run_at{};
+  /// How many times a worker claimed the job.
+  std::int32_t attempts = 0;
+  /// The worker that claimed the job last (kept after it finishes, cleared
+  /// when the job goes back to pending).
+  std::optional<std::string> locked_by;
+  /// The running job's last sign of life (claim or heartbeat).
+  std::optional<Timestamp> heartbeat_at;
+};
+
+/// A job to create (input of JobRepository::create_job / create_jobs_batch).
+struct NewJob {
+  /// What kind of work, e.g. "video_process" (at most 50 characters).
+  std::string job_type;
+  /// What the job works on (at most 255 characters).
+  std::string target_id;
+  std::optional<std::string> parameters;  ///< usually JSON
+  /// Lower runs first.
+  std::int32_t priority = 0;
+  /// How many times the job may go back to pending after a failure (>= 0).
+  std::int32_t max_retries = 3;
+  /// Not claimed before now() + delay (server clock), >= 0.
+  std::chrono::milliseconds delay{0};
 };
 
 }  // namespace soundhash::db

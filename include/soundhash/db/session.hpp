@@ -20,6 +20,11 @@
 //    retried alone) and throws TransientError. The session then refuses
 //    further work with TransientError until `rollback()`, so a unit can
 //    never be silently split. `Database::transact` re-runs the whole unit.
+//
+// An autocommit session (Database::autocommit_session) makes every call a
+// unit of its own, committed before the call returns; a call that is one
+// statement sends BEGIN, the statement and COMMIT in one round trip. It is
+// what a queue worker wants: claim, heartbeat, complete, each durable at once.
 
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +57,11 @@ class Session {
     scoped,   ///< commits (the default, and the scoped repositories')
     manual,   ///< rolls back what was not committed (the deprecated form)
     managed,  ///< inside Database::transact: calls do not retry by themselves
+    /// every call is its own transaction, committed before the call returns
+    /// (one round trip for a one-statement call); the connection goes back
+    /// to the pool between calls. A write call whose connection is lost
+    /// throws CommitInDoubt: it may have committed.
+    autocommit,
   };
 
   /// Commits on normal scope exit (scoped kind), rolls back when an exception
@@ -67,7 +77,16 @@ class Session {
   /// file comment for its retry and rollback rules).
   template <detail::Bindable... Args>
   Result execute(std::string_view sql, const Args&... args) {
-    return statement(false, sql, args...);
+    return statement(false, !call_active_, sql, args...);
+  }
+
+  /// Like execute, for the last statement of the running call (repository
+  /// methods made of one statement use it): in an autocommit session its
+  /// COMMIT rides in the same round trip. Running another statement after
+  /// it in the same call is a logic_error.
+  template <detail::Bindable... Args>
+  Result execute_last(std::string_view sql, const Args&... args) {
+    return statement(false, true, sql, args...);
   }
 
   /// Like execute, for a statement that only reads. When it is the first
@@ -79,7 +98,7 @@ class Session {
   /// SERIALIZABLE unit, or after a write, it is the same as execute.
   template <detail::Bindable... Args>
   Result read(std::string_view sql, const Args&... args) {
-    return statement(true, sql, args...);
+    return statement(true, !call_active_, sql, args...);
   }
 
   /// Runs `fn()` as one call named `op`: retried as a whole when it is the
@@ -87,11 +106,19 @@ class Session {
   /// methods are built on this; calls nested inside a call join it.
   template <class F>
   auto call(std::string_view op, F&& fn) -> std::invoke_result_t<F&> {
+    using R = std::invoke_result_t<F&>;
     if (call_active_) return fn();
     throw_if_poisoned();
-    auto once = [&]() -> decltype(auto) {
+    auto once = [&]() -> R {
       CallGuard guard(*this);
-      return fn();
+      if constexpr (std::is_void_v<R>) {
+        fn();
+        end_call();
+      } else {
+        R r = fn();
+        end_call();
+        return r;
+      }
     };
     if (kind_ != Kind::managed && !has_work_)
       return db_retry(op, policy(), once);
@@ -146,15 +173,18 @@ class Session {
     CallGuard(const CallGuard&) = delete;
     CallGuard& operator=(const CallGuard&) = delete;
     Session& s;
+    int uncaught = std::uncaught_exceptions();
   };
 
   template <class... Args>
-  Result statement(bool plain_read, std::string_view sql, const Args&... args) {
+  Result statement(bool plain_read, bool last, std::string_view sql,
+                   const Args&... args) {
     detail::Param params[sizeof...(Args) + 1];
     std::size_t i = 0;
     (detail::encode(params[i++], args), ...);
     detail::Statement st{sql, {params, sizeof...(Args)}};
     st.plain_read = plain_read;
+    st.last = last;
     return call(plain_read ? "read" : "execute", [&] { return run(st); });
   }
 
@@ -173,6 +203,10 @@ class Session {
   void simple_query(std::string_view sql,
                     const std::function<void(const std::string&)>& send);
   void throw_if_poisoned() const;
+  /// An autocommit session commits what the call left open.
+  void end_call();
+  /// Runs BEGIN, `st`, COMMIT in one round trip (autocommit, last statement).
+  Result run_committed(detail::Connection& c, const detail::Statement& st);
   detail::Connection& connection();
   [[noreturn]] void fail(std::exception_ptr error);
   void give_back() noexcept;
@@ -182,13 +216,14 @@ class Session {
   Kind kind_;
   int uncaught_at_start_;
   std::unique_ptr<detail::Connection> conn_;
-  bool has_work_ = false;          // a call succeeded in the open transaction
-  bool call_active_ = false;       // inside call()
-  bool work_before_call_ = false;  // the running call is a later call
-  bool savepoint_ = false;         // the running call's savepoint is set
-  bool release_pending_ = false;   // a savepoint to release with next batch
-  std::string poisoned_;           // why the transaction was lost, if it was
-  std::string last_error_;         // for the rollback log line
+  bool has_work_ = false;           // a call succeeded in the open transaction
+  bool call_active_ = false;        // inside call()
+  bool work_before_call_ = false;   // the running call is a later call
+  bool savepoint_ = false;          // the running call's savepoint is set
+  bool release_pending_ = false;    // a savepoint to release with next batch
+  bool committed_in_call_ = false;  // the call's last statement committed
+  std::string poisoned_;            // why the transaction was lost, if it was
+  std::string last_error_;          // for the rollback log line
 };
 
 }  // namespace soundhash::db

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "soundhash/db/detail/params.hpp"
 #include "soundhash/db/result.hpp"
@@ -30,6 +31,9 @@ struct Statement {
   /// Only reads (no writes, no locking clause): may run in a read-only
   /// transaction of its own when it leads a READ COMMITTED unit.
   bool plain_read = false;
+  /// The last statement of its call: in an autocommit session its COMMIT
+  /// rides in the same round trip.
+  bool last = false;
 };
 
 /// What a pipeline run produced: `failed` is the index of the statement that
@@ -69,6 +73,14 @@ class Connection {
 
   /// An empty query round trip; false if the connection is unusable.
   bool ping() noexcept;
+
+  /// After LISTEN: waits up to `timeout` for notifications on `channel` and
+  /// appends their payloads; returns as soon as there is at least one, or
+  /// when `wake_fd` (if >= 0) becomes readable. Throws ConnectionError when
+  /// the connection is lost.
+  void await_notifications(std::string_view channel,
+                           std::chrono::milliseconds timeout, int wake_fd,
+                           std::vector<std::string>& payloads);
 
   [[nodiscard]] bool broken() const noexcept;
   [[nodiscard]] TxStatus tx_status() const noexcept;

@@ -58,6 +58,9 @@ void encode(Param& p, Timestamp v);
 /// A text[] parameter, for `col = ANY($n)`.
 void encode(Param& p, std::span<const std::string> v);
 void encode(Param& p, const std::vector<std::string>& v);
+/// A text[] parameter whose elements may be NULL.
+void encode(Param& p, std::span<const std::optional<std::string>> v);
+void encode(Param& p, const std::vector<std::optional<std::string>>& v);
 /// A bigint[] parameter.
 void encode(Param& p, std::span<const std::int64_t> v);
 void encode(Param& p, const std::vector<std::int64_t>& v);

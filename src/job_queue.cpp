@@ -1,0 +1,393 @@
+// JobRepository's work-queue methods: create with options, claim, heartbeat,
+// complete, fail with backoff, rescue. Each is one statement (one round trip;
+// in an autocommit session the COMMIT rides along), and each that acts for a
+// worker changes a job only while that worker owns it (status running,
+// locked_by = worker).
+
+#include <algorithm>
+#include <cmath>
+
+#include "checks.hpp"
+#include "job_rows.hpp"
+#include "soundhash/db/job_repository.hpp"
+#include "soundhash/db/log.hpp"
+
+namespace soundhash::db {
+namespace {
+
+using detail::kJobCols;
+using detail::to_job;
+using detail::to_jobs;
+
+// The retry delays passed to fail_job's statement: entry k is the wait after a
+// failure with k earlier retries; later retries use the last entry (by then
+// the delay is at `max` for any sane backoff).
+constexpr int kDelaySteps = 32;
+
+void require_worker(std::string_view op, std::string_view worker_id) {
+  detail::require_id(op, "worker_id", worker_id);
+}
+
+void require_types(std::string_view op,
+                   const std::vector<std::string>& job_types) {
+  if (job_types.empty()) {
+    throw InvalidArgument(std::string(op) + ": job_types must not be empty");
+  }
+  for (const auto& t : job_types) detail::require_id(op, "job_types[i]", t);
+}
+
+void check_new_job(std::string_view op, const NewJob& j) {
+  detail::require_id(op, "job_type", j.job_type);
+  detail::require_id(op, "target_id", j.target_id);
+  if (j.max_retries < 0) {
+    throw InvalidArgument(std::string(op) + ": max_retries must be >= 0, got " +
+                          std::to_string(j.max_retries));
+  }
+  if (j.delay.count() < 0) {
+    throw InvalidArgument(std::string(op) + ": delay must be >= 0");
+  }
+}
+
+void check_backoff(std::string_view op, const JobBackoff& b) {
+  if (b.initial.count() < 0 || b.max < b.initial ||
+      !std::isfinite(b.multiplier) || b.multiplier < 1) {
+    throw InvalidArgument(
+        std::string(op) +
+        ": backoff needs 0 <= initial <= max and a finite multiplier >= 1");
+  }
+}
+
+// The claim: lock the next `$3` runnable jobs of types `$1` that nobody else
+// has locked, and mark them running for worker `$2`. `extra` narrows the
+// candidates (the fused complete-and-claim claims only after completing).
+#define SH_CLAIM(extra)                                                 \
+  "claimed AS (UPDATE processing_jobs j SET status = 'running', "       \
+  "started_at = now(), heartbeat_at = now(), locked_by = $2, "          \
+  "attempts = j.attempts + 1 FROM (SELECT q.id FROM processing_jobs q " \
+  "WHERE q.status = 'pending' AND q.job_type = ANY ($1) AND "           \
+  "q.run_at <= now() " extra                                            \
+  " ORDER BY q.priority, q.run_at, q.id "                               \
+  "LIMIT $3 FOR UPDATE SKIP LOCKED) n WHERE j.id = n.id RETURNING j.*)"
+
+// After a statement that changes job `id` only while `worker` owns it: the
+// row holds the job's status and owner before the statement, then the
+// changed job (NULL columns when nothing changed).
+#define SH_OWNER_COLS                                          \
+  "(SELECT o.status FROM processing_jobs o WHERE o.id = $1), " \
+  "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $1)"
+
+// complete_job_and_claim_next: complete job $4 for worker $2, then claim as
+// SH_CLAIM ($1 types, $2 worker, $3 = 1) only if the job is now completed by
+// this worker. The row: the job's status and owner before, how many rows the
+// completion changed, then the claimed job (NULL columns if none).
+// clang-format off
+constexpr std::string_view kCompleteAndClaim =
+    "WITH done AS (UPDATE processing_jobs d SET status = 'completed', "
+    "completed_at = now(), progress = 100 WHERE d.id = $4 AND "
+    "d.status = 'running' AND d.locked_by = $2 RETURNING d.id), "
+    SH_CLAIM("AND (EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM "
+             "processing_jobs o WHERE o.id = $4 AND o.status = 'completed' "
+             "AND o.locked_by = $2))")
+    " SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $4), "
+    "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $4), "
+    "(SELECT count(*) FROM done), c.* "
+    "FROM (VALUES (1)) one LEFT JOIN claimed c ON true";
+// clang-format on
+
+[[noreturn]] void throw_not_owned(std::string_view op, std::int64_t job_id,
+                                  std::string_view worker_id,
+                                  const std::optional<std::string>& status,
+                                  const std::optional<std::string>& owner) {
+  if (!status) {
+    throw JobNotOwned(fmt::format("{}: job {} does not exist", op, job_id),
+                      job_id);
+  }
+  throw JobNotOwned(
+      fmt::format("{}: job {} is not running under worker '{}' (status {}, "
+                  "locked by {}); it was rescued, cancelled or finished "
+                  "elsewhere; nothing was changed",
+                  op, job_id, worker_id, *status,
+                  owner ? "'" + *owner + "'" : std::string("nobody")),
+      job_id);
+}
+
+// Throws JobNotOwned unless the row (SH_OWNER_COLS, then the job) shows that
+// the statement changed the job.
+void require_owned(std::string_view op, const Row& row, std::int64_t job_id,
+                   std::string_view worker_id) {
+  if (!row[2].is_null()) return;
+  throw_not_owned(op, job_id, worker_id,
+                  row[0].as<std::optional<std::string>>(),
+                  row[1].as<std::optional<std::string>>());
+}
+
+}  // namespace
+
+std::chrono::milliseconds JobBackoff::delay(int retries) const {
+  double ms = static_cast<double>(initial.count());
+  const auto cap = static_cast<double>(max.count());
+  for (int i = 0; i < retries && ms < cap; ++i) ms *= multiplier;
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(std::min(ms, cap)));
+}
+
+ProcessingJob JobRepository::create_job(const NewJob& job) {
+  check_new_job("create_job", job);
+  return session_.call("create_job", [&] {
+    auto created = to_job(
+        session_
+            .execute_last(
+                "INSERT INTO processing_jobs (job_type, target_id, "
+                "parameters, priority, max_retries, run_at) VALUES ($1, $2, "
+                "$3, $4, $5, now() + $6 * interval '1 millisecond') "
+                "RETURNING " SH_JOB_COLS,
+                job.job_type, job.target_id, job.parameters, job.priority,
+                job.max_retries, job.delay.count())
+            .one());
+    logger().info("Created new processing job: type={}, target={}, id={}",
+                  created.job_type, created.target_id, created.id);
+    return created;
+  });
+}
+
+std::vector<std::int64_t> JobRepository::create_jobs_batch(
+    std::span<const NewJob> jobs) {
+  constexpr std::string_view op = "create_jobs_batch";
+  for (const auto& j : jobs) check_new_job(op, j);
+  if (jobs.empty()) return {};
+  std::vector<std::string> types, targets;
+  std::vector<std::optional<std::string>> params;
+  std::vector<std::int64_t> priorities, max_retries, delays;
+  for (auto* v : {&types, &targets}) v->reserve(jobs.size());
+  params.reserve(jobs.size());
+  for (auto* v : {&priorities, &max_retries, &delays}) v->reserve(jobs.size());
+  for (const auto& j : jobs) {
+    types.push_back(j.job_type);
+    targets.push_back(j.target_id);
+    params.push_back(j.parameters);
+    priorities.push_back(j.priority);
+    max_retries.push_back(j.max_retries);
+    delays.push_back(j.delay.count());
+  }
+  return session_.call(op, [&] {
+    // Identity values follow the insertion order, which follows `ord`.
+    auto r = session_.execute_last(
+        "INSERT INTO processing_jobs (job_type, target_id, parameters, "
+        "priority, max_retries, run_at) SELECT t, g, p, pr::int, mr::int, "
+        "now() + d * interval '1 millisecond' FROM unnest($1::text[], "
+        "$2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+        "WITH ORDINALITY AS u (t, g, p, pr, mr, d, ord) ORDER BY ord "
+        "RETURNING id",
+        types, targets, params, priorities, max_retries, delays);
+    std::vector<std::int64_t> ids;
+    ids.reserve(r.size());
+    for (const auto& row : r) ids.push_back(row[0].as<std::int64_t>());
+    std::sort(ids.begin(), ids.end());
+    logger().info("Created {} processing jobs", ids.size());
+    return ids;
+  });
+}
+
+std::optional<ProcessingJob> JobRepository::claim_next_job(
+    const std::vector<std::string>& job_types, std::string_view worker_id) {
+  auto jobs = claim_jobs(job_types, worker_id, 1);
+  if (jobs.empty()) return std::nullopt;
+  return std::move(jobs.front());
+}
+
+std::vector<ProcessingJob> JobRepository::claim_jobs(
+    const std::vector<std::string>& job_types, std::string_view worker_id,
+    int n) {
+  constexpr std::string_view op = "claim_jobs";
+  require_types(op, job_types);
+  require_worker(op, worker_id);
+  detail::require_limit(op, n);
+  return session_.call(op, [&] {
+    return to_jobs(session_.execute_last(
+        "WITH " SH_CLAIM("") " SELECT " SH_JOB_COLS
+                             " FROM claimed ORDER BY priority, run_at, id",
+        job_types, worker_id, n));
+  });
+}
+
+void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
+                              std::optional<double> progress,
+                              std::optional<std::string> current_step) {
+  constexpr std::string_view op = "heartbeat";
+  detail::require_key(op, "job_id", job_id);
+  require_worker(op, worker_id);
+  if (progress) detail::require_finite(op, "progress", *progress, 0, 100);
+  session_.call(op, [&] {
+    auto r = session_.execute_last(
+        "WITH changed AS (UPDATE processing_jobs j SET heartbeat_at = now(), "
+        "progress = coalesce($3, j.progress), "
+        "current_step = coalesce($4, j.current_step) "
+        "WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2 "
+        "RETURNING j.id) SELECT " SH_OWNER_COLS
+        ", c.id FROM (VALUES (1)) one LEFT JOIN changed c ON true",
+        job_id, worker_id, progress, current_step);
+    require_owned(op, r.one(), job_id, worker_id);
+  });
+}
+
+std::vector<std::int64_t> JobRepository::complete_jobs(
+    const std::vector<std::int64_t>& job_ids, std::string_view worker_id) {
+  constexpr std::string_view op = "complete_jobs";
+  for (auto id : job_ids) detail::require_key(op, "job_ids[i]", id);
+  require_worker(op, worker_id);
+  if (job_ids.empty()) return {};
+  return session_.call(op, [&] {
+    // A job this worker already completed counts as done: repeating the call
+    // after a CommitInDoubt is harmless.
+    auto r = session_.execute_last(
+        "WITH changed AS (UPDATE processing_jobs j SET status = 'completed', "
+        "completed_at = now(), progress = 100 WHERE j.id = ANY ($1) AND "
+        "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
+        "SELECT k.id FROM unnest($1::bigint[]) k (id) "
+        "LEFT JOIN processing_jobs o ON o.id = k.id "
+        "WHERE k.id NOT IN (SELECT id FROM changed) AND "
+        "(o.id IS NULL OR o.status <> 'completed' OR o.locked_by <> $2 OR "
+        "o.locked_by IS NULL)",
+        job_ids, worker_id);
+    std::vector<std::int64_t> lost;
+    for (const auto& row : r) lost.push_back(row[0].as<std::int64_t>());
+    if (!lost.empty()) {
+      logger().warn(
+          "{}: worker '{}' no longer owned {} of {} jobs; they were left alone",
+          op, worker_id, lost.size(), job_ids.size());
+    }
+    return lost;
+  });
+}
+
+void JobRepository::complete_job(std::int64_t job_id,
+                                 std::string_view worker_id) {
+  constexpr std::string_view op = "complete_job";
+  detail::require_key(op, "job_id", job_id);
+  require_worker(op, worker_id);
+  session_.call(op, [&] {
+    auto r = session_.execute_last(
+        "WITH changed AS (UPDATE processing_jobs j SET status = 'completed', "
+        "completed_at = now(), progress = 100 WHERE j.id = $1 AND "
+        "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
+        "SELECT " SH_OWNER_COLS
+        ", c.id FROM (VALUES (1)) one LEFT JOIN changed c ON true",
+        job_id, worker_id);
+    const auto row = r.one();
+    if (row[0].as<std::optional<std::string>>() == "completed" &&
+        row[1].as<std::optional<std::string>>() == worker_id) {
+      return;  // already completed by this worker
+    }
+    require_owned(op, row, job_id, worker_id);
+  });
+}
+
+std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
+    std::int64_t job_id, std::string_view worker_id,
+    const std::vector<std::string>& job_types) {
+  constexpr std::string_view op = "complete_job_and_claim_next";
+  detail::require_key(op, "job_id", job_id);
+  require_worker(op, worker_id);
+  require_types(op, job_types);
+  return session_.call(op, [&]() -> std::optional<ProcessingJob> {
+    auto r = session_.execute_last(kCompleteAndClaim, job_types, worker_id, 1,
+                                   job_id);
+    const auto row = r.one();
+    if (row[2].as<std::int64_t>() == 0 &&
+        !(row[0].as<std::optional<std::string>>() == "completed" &&
+          row[1].as<std::optional<std::string>>() == worker_id)) {
+      throw_not_owned(op, job_id, worker_id,
+                      row[0].as<std::optional<std::string>>(),
+                      row[1].as<std::optional<std::string>>());
+    }
+    if (row[3].is_null()) return std::nullopt;
+    return to_job(row, 3);
+  });
+}
+
+ProcessingJob JobRepository::fail_job(std::int64_t job_id,
+                                      std::string_view worker_id,
+                                      std::string_view error,
+                                      const JobBackoff& backoff) {
+  constexpr std::string_view op = "fail_job";
+  detail::require_key(op, "job_id", job_id);
+  require_worker(op, worker_id);
+  check_backoff(op, backoff);
+  std::vector<std::int64_t> delays(kDelaySteps);
+  for (int k = 0; k < kDelaySteps; ++k) delays[k] = backoff.delay(k).count();
+  return session_.call(op, [&] {
+    auto r = session_.execute_last(
+        "WITH changed AS (UPDATE processing_jobs j SET "
+        "status = CASE WHEN j.retry_count < j.max_retries THEN 'pending' "
+        "ELSE 'failed' END, "
+        "run_at = CASE WHEN j.retry_count < j.max_retries THEN now() + "
+        "($4::bigint[])[least(j.retry_count, 31) + 1] * "
+        "interval '1 millisecond' ELSE j.run_at END, "
+        "retry_count = CASE WHEN j.retry_count < j.max_retries THEN "
+        "j.retry_count + 1 ELSE j.retry_count END, "
+        "completed_at = CASE WHEN j.retry_count < j.max_retries THEN NULL "
+        "ELSE now() END, "
+        "locked_by = CASE WHEN j.retry_count < j.max_retries THEN NULL "
+        "ELSE j.locked_by END, "
+        "heartbeat_at = NULL, error_message = $3 "
+        "WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2 "
+        "RETURNING j.*) SELECT " SH_OWNER_COLS
+        ", c.* FROM (VALUES (1)) one LEFT JOIN changed c ON true",
+        job_id, worker_id, error, delays);
+    const auto row = r.one();
+    require_owned(op, row, job_id, worker_id);
+    auto job = to_job(row, 2);
+    if (job.status == job_status::pending) {
+      logger().warn(
+          "Job failed, will retry: id={}, type={}, target={}, retry {}/{}: {}",
+          job.id, job.job_type, job.target_id, job.retry_count, job.max_retries,
+          error);
+    } else {
+      logger().error(
+          "Job failed for good: id={}, type={}, target={}, after {} "
+          "attempts: {}",
+          job.id, job.job_type, job.target_id, job.attempts, error);
+    }
+    return job;
+  });
+}
+
+std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
+    std::chrono::milliseconds older_than) {
+  constexpr std::string_view op = "rescue_stale_jobs";
+  if (older_than.count() <= 0) {
+    throw InvalidArgument(std::string(op) + ": older_than must be > 0");
+  }
+  return session_.call(op, [&] {
+    // SKIP LOCKED: a job another rescuer (or its worker) holds is skipped,
+    // and one whose row changed since this statement's snapshot is
+    // re-checked against the new version, so nothing is rescued twice.
+    auto jobs = to_jobs(session_.execute_last(
+        "WITH stale AS (SELECT s.id FROM processing_jobs s WHERE "
+        "s.status = 'running' AND coalesce(s.heartbeat_at, s.started_at, "
+        "s.created_at) < now() - $1 * interval '1 millisecond' "
+        "FOR UPDATE SKIP LOCKED), "
+        "rescued AS (UPDATE processing_jobs j SET "
+        "status = CASE WHEN j.retry_count < j.max_retries THEN 'pending' "
+        "ELSE 'failed' END, "
+        "retry_count = CASE WHEN j.retry_count < j.max_retries THEN "
+        "j.retry_count + 1 ELSE j.retry_count END, "
+        "completed_at = CASE WHEN j.retry_count < j.max_retries THEN NULL "
+        "ELSE now() END, "
+        "run_at = now(), locked_by = NULL, heartbeat_at = NULL, "
+        "error_message = 'rescued: no heartbeat from worker ' || "
+        "coalesce(j.locked_by, '(unknown)') || ' since ' || "
+        "coalesce(j.heartbeat_at, j.started_at, j.created_at) "
+        "FROM stale WHERE j.id = stale.id RETURNING j.*) "
+        "SELECT " SH_JOB_COLS " FROM rescued ORDER BY id",
+        older_than.count()));
+    for (const auto& j : jobs) {
+      logger().warn("Rescued stale job: id={}, type={}, target={}, now {}: {}",
+                    j.id, j.job_type, j.target_id, j.status,
+                    j.error_message.value_or(""));
+    }
+    return jobs;
+  });
+}
+
+}  // namespace soundhash::db

@@ -1,0 +1,454 @@
+// The work queue against a real server: claim order, ownership, backoff,
+// rescue, batch completion, the fused loop, and wake-ups. Multi-process
+// drains and killed workers are in tests/faults/queue_test.cpp.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "repo_fixture.hpp"
+
+namespace db = soundhash::db;
+using namespace std::chrono_literals;
+using sh_test::RepoTest;
+
+namespace {
+
+class QueueTest : public RepoTest {
+ protected:
+  db::NewJob job(std::string target, int priority = 0,
+                 std::chrono::milliseconds delay = 0ms, int max_retries = 3) {
+    db::NewJob j;
+    j.job_type = "fp";
+    j.target_id = std::move(target);
+    j.priority = priority;
+    j.delay = delay;
+    j.max_retries = max_retries;
+    return j;
+  }
+  std::string row(std::int64_t id) {
+    return side.value("SELECT p::text FROM processing_jobs p WHERE id = " +
+                      std::to_string(id));
+  }
+  // A pointer: a Session member would make the fixture's destructor
+  // noexcept(false).
+  std::unique_ptr<db::Session> s{
+      new db::Session(database.autocommit_session())};
+  db::JobRepository jobs{*s};
+};
+
+TEST_F(QueueTest, ClaimTakesPriorityThenRunAtThenIdAndMarksTheJob) {
+  jobs.create_job(job("late", 0));
+  jobs.create_job(job("urgent", -5));
+  jobs.create_job(job("later", 0));
+  jobs.create_job(job("future", -10, 1h));
+  jobs.create_job("other_type", "x");
+  side.exec(
+      "UPDATE processing_jobs SET run_at = run_at - interval '1 minute' "
+      "WHERE target_id = 'later'");  // became runnable first
+
+  std::vector<std::string> order;
+  while (auto j = jobs.claim_next_job({"fp"}, "w1")) {
+    EXPECT_EQ(j->status, "running");
+    EXPECT_EQ(j->locked_by, "w1");
+    EXPECT_EQ(j->attempts, 1);
+    EXPECT_TRUE(j->started_at && j->heartbeat_at);
+    order.push_back(j->target_id);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"urgent", "later", "late"}));
+  EXPECT_EQ(side.value("SELECT status FROM processing_jobs WHERE target_id = "
+                       "'future'"),
+            "pending")
+      << "a job whose run_at is ahead must not be claimed";
+  EXPECT_EQ(jobs.claim_next_job({"fp", "other_type"}, "w1")->target_id, "x");
+}
+
+TEST_F(QueueTest, BatchClaimsFromFourThreadsNeverShareAJob) {
+  std::vector<db::NewJob> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back(job("t" + std::to_string(i)));
+  const auto ids = jobs.create_jobs_batch(batch);
+  ASSERT_EQ(ids.size(), 300u);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(side.value("SELECT target_id FROM processing_jobs WHERE id = " +
+                       std::to_string(ids[17])),
+            "t17")
+      << "ids come back in the order of the input";
+
+  std::mutex m;
+  std::vector<std::int64_t> claimed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto ws = database.autocommit_session();
+      db::JobRepository q{ws};
+      const std::string me = "w" + std::to_string(t);
+      for (;;) {
+        auto got = q.claim_jobs({"fp"}, me, 7);
+        if (got.empty()) return;
+        EXPECT_LE(got.size(), 7u);
+        for (std::size_t i = 1; i < got.size(); ++i)
+          EXPECT_LT(got[i - 1].id, got[i].id) << "claim order";
+        std::vector<std::int64_t> mine;
+        for (const auto& j : got) mine.push_back(j.id);
+        EXPECT_TRUE(q.complete_jobs(mine, me).empty());
+        std::lock_guard lock(m);
+        claimed.insert(claimed.end(), mine.begin(), mine.end());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(claimed.begin(), claimed.end());
+  EXPECT_EQ(claimed, ids) << "every job claimed exactly once";
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE status = "
+                       "'completed' AND progress = 100 AND attempts = 1"),
+            300);
+}
+
+TEST_F(QueueTest, OnlyTheOwningWorkerChangesAJob) {
+  const auto id = jobs.create_job(job("a")).id;
+  ASSERT_EQ(jobs.claim_next_job({"fp"}, "owner")->id, id);
+  const std::string before = row(id);
+
+  EXPECT_THROW(jobs.heartbeat(id, "intruder", 50.0), db::JobNotOwned);
+  EXPECT_THROW(jobs.complete_job(id, "intruder"), db::JobNotOwned);
+  EXPECT_THROW(jobs.fail_job(id, "intruder", "boom"), db::JobNotOwned);
+  EXPECT_THROW(jobs.complete_job_and_claim_next(id, "intruder", {"fp"}),
+               db::JobNotOwned);
+  EXPECT_EQ(jobs.complete_jobs({id}, "intruder"),
+            std::vector<std::int64_t>{id});
+  EXPECT_EQ(row(id), before) << "a refused call changed the job";
+  try {
+    jobs.complete_job(id, "intruder");
+  } catch (const db::JobNotOwned& e) {
+    EXPECT_EQ(e.job_id(), id);
+    EXPECT_NE(std::string(e.what()).find("locked by 'owner'"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    jobs.heartbeat(id + 1000, "owner");
+    ADD_FAILURE() << "no error for a job that does not exist";
+  } catch (const db::JobNotOwned& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos);
+  }
+
+  jobs.heartbeat(id, "owner", 40.0, "hashing");
+  EXPECT_EQ(side.value("SELECT progress || '/' || current_step FROM "
+                       "processing_jobs WHERE id = " +
+                       std::to_string(id)),
+            "40/hashing");
+  jobs.complete_job(id, "owner");
+  jobs.complete_job(id, "owner");  // repeated after a CommitInDoubt: no-op
+  EXPECT_EQ(side.value("SELECT status || ' ' || progress FROM processing_jobs "
+                       "WHERE id = " +
+                       std::to_string(id)),
+            "completed 100");
+  EXPECT_THROW(jobs.heartbeat(id, "owner"), db::JobNotOwned);
+  EXPECT_THROW(jobs.fail_job(id, "owner", "late"), db::JobNotOwned);
+}
+
+// fail_job's delays are exact: read run_at - now() in the same transaction.
+TEST_F(QueueTest, FailedJobBacksOffThenEndsFailedAfterMaxRetries) {
+  const auto id = jobs.create_job(job("flaky", 0, 0ms, 3)).id;
+  const db::JobBackoff backoff{200ms, 500ms, 2.0};
+  const std::vector<long long> expected = {200, 400, 500};
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    std::optional<db::ProcessingJob> claimed;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!(claimed = jobs.claim_next_job({"fp"}, "w")) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(claimed) << "attempt " << attempt << " never became runnable";
+    EXPECT_EQ(claimed->attempts, attempt);
+
+    auto unit = database.session();
+    db::JobRepository q{unit};
+    const auto after = q.fail_job(id, "w", "attempt failed", backoff);
+    const auto wait_ms = unit.execute(
+                                 "SELECT round(extract(epoch FROM run_at "
+                                 "- now()) * 1000)::bigint FROM "
+                                 "processing_jobs WHERE id = $1",
+                                 id)
+                             .one()[0]
+                             .as<std::int64_t>();
+    unit.commit();
+    EXPECT_EQ(after.error_message, "attempt failed");
+    if (attempt <= 3) {
+      EXPECT_EQ(after.status, "pending");
+      EXPECT_EQ(after.retry_count, attempt);
+      EXPECT_FALSE(after.locked_by);
+      EXPECT_EQ(wait_ms, expected[attempt - 1]) << "attempt " << attempt;
+      EXPECT_FALSE(jobs.claim_next_job({"fp"}, "w"))
+          << "claimed before its backoff ran out";
+    } else {
+      EXPECT_EQ(after.status, "failed");
+      EXPECT_EQ(after.retry_count, 3);
+      EXPECT_TRUE(after.completed_at);
+    }
+  }
+  EXPECT_FALSE(jobs.claim_next_job({"fp"}, "w"));
+  EXPECT_EQ(side.value("SELECT status || ' ' || attempts FROM processing_jobs "
+                       "WHERE id = " +
+                       std::to_string(id)),
+            "failed 4");
+}
+
+TEST_F(QueueTest, RescueRequeuesStaleJobsAndFailsExhaustedOnes) {
+  const auto a = jobs.create_job(job("stale", 0, 0ms, 3)).id;
+  const auto b = jobs.create_job(job("exhausted", 0, 0ms, 0)).id;
+  const auto c = jobs.create_job(job("alive")).id;
+  ASSERT_EQ(jobs.claim_jobs({"fp"}, "dead-worker", 2).size(), 2u);
+  ASSERT_EQ(jobs.claim_next_job({"fp"}, "live-worker")->id, c);
+  side.exec(
+      "UPDATE processing_jobs SET heartbeat_at = now() - interval "
+      "'10 minutes' WHERE locked_by = 'dead-worker'");
+
+  sh_test::LogCapture log;
+  auto rescued = jobs.rescue_stale_jobs(1min);
+  ASSERT_EQ(rescued.size(), 2u);
+  EXPECT_EQ(rescued[0].id, a);
+  EXPECT_EQ(rescued[0].status, "pending");
+  EXPECT_EQ(rescued[0].retry_count, 1);
+  EXPECT_FALSE(rescued[0].locked_by);
+  EXPECT_NE(rescued[0].error_message->find("dead-worker"), std::string::npos);
+  EXPECT_EQ(rescued[1].id, b);
+  EXPECT_EQ(rescued[1].status, "failed");
+  EXPECT_TRUE(log.contains("Rescued stale job: id=" + std::to_string(a)));
+  EXPECT_TRUE(jobs.rescue_stale_jobs(1min).empty()) << "rescued twice";
+  EXPECT_EQ(side.value("SELECT status FROM processing_jobs WHERE id = " +
+                       std::to_string(c)),
+            "running");
+
+  EXPECT_THROW(jobs.complete_job(a, "dead-worker"), db::JobNotOwned);
+  const auto again = jobs.claim_next_job({"fp"}, "live-worker");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, a);
+  EXPECT_EQ(again->attempts, 2);
+  jobs.complete_job(a, "live-worker");
+}
+
+TEST_F(QueueTest, BatchCompletionLeavesLostJobsAlone) {
+  std::vector<db::NewJob> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(job("t" + std::to_string(i)));
+  jobs.create_jobs_batch(batch);
+  auto got = jobs.claim_jobs({"fp"}, "w", 5);
+  ASSERT_EQ(got.size(), 5u);
+  std::vector<std::int64_t> ids;
+  for (const auto& j : got) ids.push_back(j.id);
+  side.exec(
+      "UPDATE processing_jobs SET heartbeat_at = now() - interval "
+      "'1 hour' WHERE id = " +
+      std::to_string(ids[2]));
+  ASSERT_EQ(jobs.rescue_stale_jobs(1min).size(), 1u);
+
+  EXPECT_EQ(jobs.complete_jobs(ids, "w"), std::vector<std::int64_t>{ids[2]});
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE status = "
+                       "'completed'"),
+            4);
+  EXPECT_EQ(side.value("SELECT status FROM processing_jobs WHERE id = " +
+                       std::to_string(ids[2])),
+            "pending");
+  EXPECT_TRUE(jobs.complete_jobs(ids, "w").size() == 1u)
+      << "repeating a batch completion is harmless";
+}
+
+TEST_F(QueueTest, FusedCompleteAndClaimDrainsInOneCallPerJob) {
+  for (int i = 0; i < 20; ++i) jobs.create_job(job("t" + std::to_string(i)));
+  int done = 0;
+  for (auto j = jobs.claim_next_job({"fp"}, "w"); j;
+       j = jobs.complete_job_and_claim_next(j->id, "w", {"fp"})) {
+    EXPECT_EQ(j->status, "running");
+    ++done;
+  }
+  EXPECT_EQ(done, 20);
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE status = "
+                       "'completed'"),
+            20);
+
+  // A lost job: the completion is refused and nothing is claimed.
+  jobs.create_job(job("lost"));
+  jobs.create_job(job("next"));
+  const auto lost = jobs.claim_next_job({"fp"}, "w");
+  side.exec("UPDATE processing_jobs SET status = 'cancelled' WHERE id = " +
+            std::to_string(lost->id));
+  EXPECT_THROW(jobs.complete_job_and_claim_next(lost->id, "w", {"fp"}),
+               db::JobNotOwned);
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE status = "
+                       "'pending'"),
+            1);
+}
+
+// ---- Autocommit sessions ---------------------------------------------------
+
+TEST_F(QueueTest, AutocommitCallsAreDurableWhenTheyReturn) {
+  auto a = database.autocommit_session();
+  db::JobRepository q{a};
+  q.create_job("fp", "durable");
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), 1)
+      << "visible to others before the session's scope ends";
+  EXPECT_FALSE(a.in_transaction());
+  EXPECT_EQ(database.pool_stats().in_use, 0u)
+      << "the connection goes back between calls";
+
+  // A failing call undoes only itself; earlier calls stay committed.
+  EXPECT_THROW(q.create_job("fp", std::string(300, 'x')), db::DataError);
+  q.create_job("fp", "after");
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), 2);
+}
+
+TEST_F(QueueTest, AutocommitMultiStatementCallIsStillOneTransaction) {
+  auto a = database.autocommit_session();
+  EXPECT_THROW(a.call("two",
+                      [&] {
+                        a.execute(
+                            "INSERT INTO processing_jobs (job_type, "
+                            "target_id) VALUES ('fp', 'first')");
+                        a.execute(
+                            "INSERT INTO processing_jobs (job_type, "
+                            "target_id) VALUES ('fp', $1)",
+                            std::string(300, 'x'));
+                      }),
+               db::DataError);
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), 0)
+      << "the first statement of a failed call was committed";
+  a.call("two", [&] {
+    a.execute(
+        "INSERT INTO processing_jobs (job_type, target_id) VALUES "
+        "('fp', 'a')");
+    a.execute(
+        "INSERT INTO processing_jobs (job_type, target_id) VALUES "
+        "('fp', 'b')");
+  });
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), 2);
+  EXPECT_THROW(a.call("bad",
+                      [&] {
+                        a.execute_last("SELECT 1");
+                        a.execute("SELECT 2");
+                      }),
+               std::logic_error);
+}
+
+TEST_F(QueueTest, AutocommitRetriesALockTimeoutWithNothingHeld) {
+  const auto id = jobs.create_job(job("locked")).id;
+  jobs.claim_next_job({"fp"}, "w");
+  auto cfg = sh_test::config();
+  cfg.conninfo += " options='-c lock_timeout=100'";
+  db::Database timed{cfg};
+  auto a = timed.autocommit_session();
+  db::JobRepository q{a};
+
+  sh_test::Side locker;
+  locker.exec("BEGIN; SELECT 1 FROM processing_jobs WHERE id = " +
+              std::to_string(id) + " FOR UPDATE");
+  sh_test::clear_sleeps();
+  EXPECT_THROW(q.heartbeat(id, "w"), db::LockNotAvailableError);
+  EXPECT_EQ(sh_test::sleeps().size(), 3u) << "retried with backoff";
+  locker.exec("ROLLBACK");
+  q.heartbeat(id, "w");
+}
+
+TEST_F(QueueTest, AutocommitWriteLostInFlightIsInDoubtReadIsRetried) {
+  side.exec(
+      "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
+      "BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$; CREATE TRIGGER slow "
+      "BEFORE INSERT ON channels FOR EACH ROW EXECUTE FUNCTION slow_insert()");
+  auto a = database.autocommit_session();
+  const int pid = a.backend_pid();
+  a.rollback();  // back to the pool; the next call reuses the connection
+  std::thread killer([&] {
+    std::this_thread::sleep_for(200ms);
+    sh_test::Side(sh_test::admin_conninfo()).terminate(pid);
+  });
+  sh_test::clear_sleeps();
+  EXPECT_THROW(a.execute("INSERT INTO channels (channel_id) VALUES ('c')"),
+               db::CommitInDoubt);
+  killer.join();
+  EXPECT_TRUE(sh_test::sleeps().empty()) << "an in-doubt write was retried";
+
+  const int pid2 = a.backend_pid();
+  a.rollback();
+  std::thread killer2([&] {
+    std::this_thread::sleep_for(200ms);
+    sh_test::Side(sh_test::admin_conninfo()).terminate(pid2);
+  });
+  EXPECT_EQ(a.read("SELECT 7 FROM pg_sleep(0.5)").one()[0].as<int>(), 7);
+  killer2.join();
+  EXPECT_EQ(sh_test::sleeps().size(), 1u) << "a lost read is simply retried";
+}
+
+// ---- Wake-ups
+// ----------------------------------------------------------------
+
+TEST_F(QueueTest, NotifyWakesAWaitingWorkerLongBeforeItsPollInterval) {
+  db::JobListener listener{database, {"fp"}};
+  ASSERT_TRUE(listener.connected());
+  std::thread producer([&] {
+    std::this_thread::sleep_for(200ms);
+    auto p = database.autocommit_session();
+    db::JobRepository{p}.create_job("fp", "wake");
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(listener.wait_for_jobs(60s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s)
+      << "woken by the poll timeout, not by NOTIFY";
+  producer.join();
+  EXPECT_EQ(jobs.claim_next_job({"fp"}, "w")->target_id, "wake");
+}
+
+TEST_F(QueueTest, OnlyCommittedJobsOfTheListenedTypesWake) {
+  db::JobListener listener{database, {"fp"}};
+  {
+    auto unit = database.session();
+    db::JobRepository{unit}.create_job("fp", "rolled-back");
+    unit.rollback();
+  }
+  EXPECT_FALSE(listener.wait_for_jobs(300ms)) << "a rollback notified";
+  jobs.create_job("other", "x");
+  EXPECT_FALSE(listener.wait_for_jobs(300ms)) << "another type woke it";
+
+  std::vector<db::NewJob> batch(100, job("b"));
+  jobs.create_jobs_batch(batch);
+  EXPECT_TRUE(listener.wait_for_jobs(5s));
+  EXPECT_FALSE(listener.wait_for_jobs(300ms))
+      << "a batch should wake once, not once per job";
+
+  // A job that goes back to pending wakes workers too.
+  const auto j = jobs.claim_next_job({"fp"}, "w");
+  jobs.fail_job(j->id, "w", "retry me", {0ms, 0ms, 1.0});
+  EXPECT_TRUE(listener.wait_for_jobs(5s));
+}
+
+TEST_F(QueueTest, InterruptEndsAWaitAtOnce) {
+  db::JobListener listener{database};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    listener.interrupt();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(listener.wait_for_jobs(60s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
+  stopper.join();
+}
+
+TEST_F(QueueTest, ListenerReconnectsAfterItsBackendIsKilled) {
+  db::JobListener listener{database, {"fp"}};
+  const auto pid = side.count(
+      "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN soundhash_jobs' "
+      "AND datname = current_database()");
+  sh_test::Side(sh_test::admin_conninfo()).terminate(static_cast<int>(pid));
+  EXPECT_TRUE(listener.wait_for_jobs(5s)) << "lost: poll now";
+  EXPECT_FALSE(listener.connected());
+  EXPECT_TRUE(listener.wait_for_jobs(5s)) << "reconnected: poll now";
+  EXPECT_TRUE(listener.connected());
+  jobs.create_job("fp", "after-reconnect");
+  EXPECT_TRUE(listener.wait_for_jobs(30s));
+}
+
+}  // namespace
