@@ -360,6 +360,18 @@ bool Connection::ping() noexcept {
   return ok && !broken();
 }
 
+bool Connection::hung_up() noexcept {
+  // Nothing is expected on an idle connection, so anything readable is a
+  // notice, a notification, or the server hanging up (a FATAL message, then
+  // EOF, which may take a second read to see).
+  for (int i = 0; i < 4 && !broken(); ++i) {
+    pollfd fd{PQsocket(conn_), POLLIN, 0};
+    if (::poll(&fd, 1, 0) <= 0) return false;
+    if (PQconsumeInput(conn_) == 0) return true;
+  }
+  return broken();
+}
+
 void Connection::await_notifications(std::string_view channel,
                                      std::chrono::milliseconds timeout,
                                      int wake_fd,

@@ -23,16 +23,21 @@ Pool::Handle Pool::acquire() {
     while (!idle_.empty()) {
       Handle c = std::move(idle_.back());
       idle_.pop_back();
-      if (!needs_ping(*c)) return c;
-      // Ping outside the lock: it is a round trip.
+      const bool ping = needs_ping(*c);
       const std::uint64_t epoch = failure_epoch_;
       lock.unlock();
-      const bool alive = c->ping();
+      // A connection the server closed while it sat idle (a restart, an
+      // admin's terminate) has said so on its socket: looking costs no round
+      // trip. Pinging is for the silent deaths, and is one; both outside the
+      // lock.
+      const bool hung_up = c->hung_up();
+      const bool alive = !hung_up && (!ping || c->ping());
       lock.lock();
       if (alive) {
-        c->epoch = epoch;
+        if (ping) c->epoch = epoch;
         return c;
       }
+      if (hung_up) ++failure_epoch_;  // its siblings may be gone too
       discard_locked();
       c.reset();
     }

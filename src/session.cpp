@@ -179,7 +179,12 @@ Result Session::run_committed(detail::Connection& c,
     try {
       std::rethrow_exception(outcome.error);
     } catch (const ConnectionError& e) {
-      in_doubt = !st.plain_read;
+      // Except when the server's own goodbye (57P01..57P03, sent as it
+      // shuts the session down) came before any reply to BEGIN: replies come
+      // in order, so then nothing ran.
+      const bool goodbye_first =
+          outcome.failed == 0 && e.sqlstate().starts_with("57P0");
+      in_doubt = !st.plain_read && !goodbye_first;
       what = e.what();
       sqlstate = e.sqlstate();
     } catch (...) {

@@ -73,6 +73,9 @@ class Connection {
 
   /// An empty query round trip; false if the connection is unusable.
   bool ping() noexcept;
+  /// For an idle connection, without a round trip: true if the server has
+  /// closed it (its goodbye, or EOF, is waiting on the socket).
+  bool hung_up() noexcept;
 
   /// After LISTEN: waits up to `timeout` for notifications on `channel` and
   /// appends their payloads; returns as soon as there is at least one, or
