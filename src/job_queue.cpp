@@ -60,14 +60,17 @@ void check_backoff(std::string_view op, const JobBackoff& b) {
 // The claim: lock the next `$3` runnable jobs of types `$1` that nobody else
 // has locked, and mark them running for worker `$2`. `extra` narrows the
 // candidates (the fused complete-and-claim claims only after completing).
-#define SH_CLAIM(extra)                                                 \
-  "claimed AS (UPDATE processing_jobs j SET status = 'running', "       \
-  "started_at = now(), heartbeat_at = now(), locked_by = $2, "          \
-  "attempts = j.attempts + 1 FROM (SELECT q.id FROM processing_jobs q " \
-  "WHERE q.status = 'pending' AND q.job_type = ANY ($1) AND "           \
-  "q.run_at <= now() " extra                                            \
-  " ORDER BY q.priority, q.run_at, q.id "                               \
-  "LIMIT $3 FOR UPDATE SKIP LOCKED) n WHERE j.id = n.id RETURNING j.*)"
+// The ids go through an array so that the plan is the same whatever `$3` is:
+// a prepared statement's generic plan cannot know the LIMIT, and joining on
+// the subquery made it hash-join the whole table.
+#define SH_CLAIM(extra)                                                     \
+  "claimed AS (UPDATE processing_jobs j SET status = 'running', "           \
+  "started_at = now(), heartbeat_at = now(), locked_by = $2, "              \
+  "attempts = j.attempts + 1 WHERE j.id = ANY (ARRAY (SELECT q.id FROM "    \
+  "processing_jobs q WHERE q.status = 'pending' AND q.job_type = ANY ($1) " \
+  "AND q.run_at <= now() " extra                                            \
+  " ORDER BY q.priority, q.run_at, q.id "                                   \
+  "LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING j.*)"
 
 // After a statement that changes job `id` only while `worker` owns it: the
 // row holds the job's status and owner before the statement, then the
@@ -374,7 +377,9 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
         "j.retry_count + 1 ELSE j.retry_count END, "
         "completed_at = CASE WHEN j.retry_count < j.max_retries THEN NULL "
         "ELSE now() END, "
-        "run_at = now(), locked_by = NULL, heartbeat_at = NULL, "
+        "run_at = now(), heartbeat_at = NULL, "
+        "locked_by = CASE WHEN j.retry_count < j.max_retries THEN NULL "
+        "ELSE j.locked_by END, "
         "error_message = 'rescued: no heartbeat from worker ' || "
         "coalesce(j.locked_by, '(unknown)') || ' since ' || "
         "coalesce(j.heartbeat_at, j.started_at, j.created_at) "

@@ -156,8 +156,14 @@ $fn$;
 // processing_jobs as a work queue (see JobRepository::claim_next_job and
 // JobListener).
 //  - Claim order is (priority, run_at, id) among pending jobs whose run_at has
-//    come; the partial index holds only pending jobs, so finished ones (the
-//    bulk of the table over time) cost the queue nothing.
+//    come. The index is in exactly that order, so a claim reads the front of
+//    it and stops at the first job of a wanted type that nobody holds: no
+//    sort, whatever the backlog (an index led by job_type could not serve
+//    `job_type = ANY (...)` in order, and sorting the whole backlog per claim
+//    made draining quadratic). It is partial, holding only pending jobs, so
+//    finished ones (the bulk of the table over time) cost the queue nothing.
+//    The price: a worker whose types are rare behind a large backlog of
+//    other types walks past those.
 //  - Rescue looks at running jobs by heartbeat: another small partial index.
 //  - New jobs and jobs going back to pending NOTIFY channel soundhash_jobs
 //    with the job type as payload. NOTIFY is transactional: listeners hear it
@@ -177,7 +183,7 @@ UPDATE processing_jobs SET run_at = created_at,
 
 DROP INDEX processing_jobs_queue_idx;
 CREATE INDEX processing_jobs_runnable_idx
-  ON processing_jobs (job_type, priority, run_at, id) WHERE status = 'pending';
+  ON processing_jobs (priority, run_at, id) WHERE status = 'pending';
 CREATE INDEX processing_jobs_running_idx
   ON processing_jobs (heartbeat_at) WHERE status = 'running';
 

@@ -220,6 +220,7 @@ TEST_F(QueueTest, RescueRequeuesStaleJobsAndFailsExhaustedOnes) {
   EXPECT_NE(rescued[0].error_message->find("dead-worker"), std::string::npos);
   EXPECT_EQ(rescued[1].id, b);
   EXPECT_EQ(rescued[1].status, "failed");
+  EXPECT_EQ(rescued[1].locked_by, "dead-worker") << "kept on a finished job";
   EXPECT_TRUE(log.contains("Rescued stale job: id=" + std::to_string(a)));
   EXPECT_TRUE(jobs.rescue_stale_jobs(1min).empty()) << "rescued twice";
   EXPECT_EQ(side.value("SELECT status FROM processing_jobs WHERE id = " +
