@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -30,6 +32,11 @@ namespace {
 // Stands in for long work that must not hold a database session: downloading
 // a video, decoding its audio, computing fingerprints.
 void download_and_fingerprint(const db::Video&) {}
+// The same for a queued job; it throws to report a failed attempt.
+std::vector<db::NewFingerprint> fingerprint_job(const db::ProcessingJob& job) {
+  if (job.target_id == "broken") throw std::runtime_error("cannot decode");
+  return {};
+}
 
 // ---------------------------------------------------------------------------
 // Scoped repositories
@@ -344,6 +351,134 @@ void dont_swallow(const std::vector<std::int64_t>& video_row_ids) {
 }
 // [end]
 
+// ---------------------------------------------------------------------------
+// Work queue
+
+// [example: enqueue]
+// Urgent work first; a re-check that may wait an hour.
+void enqueue_work(std::string_view video_id) {
+  auto s = db::Database::global().autocommit_session();
+  db::JobRepository jobs{s};
+  jobs.create_job({.job_type = "fingerprint",
+                   .target_id = std::string(video_id),
+                   .priority = -10});
+  jobs.create_job({.job_type = "recheck",
+                   .target_id = std::string(video_id),
+                   .max_retries = 5,
+                   .delay = std::chrono::hours(1)});
+}
+// [end]
+
+// [example: worker-loop]
+// One worker: claim, work with no session held, complete or fail. When the
+// queue is empty it sleeps on LISTEN; another thread (or a signal handler)
+// sets `stop` and calls listener.interrupt() to end it.
+int work_until_stopped(db::Database& database, db::JobListener& listener,
+                       const std::atomic<bool>& stop, const std::string& me) {
+  const std::vector<std::string> types = {"fingerprint"};
+  auto s = database.autocommit_session();  // each call commits on return
+  db::JobRepository jobs{s};
+  int done = 0;
+  while (!stop) {
+    auto job = jobs.claim_next_job(types, me);
+    if (!job) {
+      listener.wait_for_jobs(std::chrono::seconds(30));  // or poll then
+      continue;
+    }
+    try {
+      fingerprint_job(*job);
+      jobs.complete_job(job->id, me);
+      ++done;
+    } catch (const db::JobNotOwned& e) {
+      spdlog::warn("gave up job {}: {}", job->id, e.what());  // rescued
+    } catch (const std::exception& e) {
+      jobs.fail_job(job->id, me, e.what());  // back off, retry, or fail
+    }
+  }
+  return done;
+}
+// [end]
+
+// [example: fused-loop]
+// A busy worker: completing a job and claiming the next is one statement,
+// one round trip and one commit.
+int drain(db::JobRepository& jobs, const std::string& me) {
+  const std::vector<std::string> types = {"fingerprint"};
+  int done = 0;
+  auto job = jobs.claim_next_job(types, me);
+  while (job) {
+    try {
+      fingerprint_job(*job);
+    } catch (const std::exception& e) {
+      jobs.fail_job(job->id, me, e.what());
+      job = jobs.claim_next_job(types, me);
+      continue;
+    }
+    job = jobs.complete_job_and_claim_next(job->id, me, types);
+    ++done;
+  }
+  return done;
+}
+// [end]
+
+// [example: complete-with-results]
+// The job's results and its completion commit together or not at all: a
+// job rescued meanwhile throws JobNotOwned and its results roll back too.
+void finish_job(db::Database& database, const db::ProcessingJob& job,
+                const std::string& me,
+                const std::vector<db::NewFingerprint>& fingerprints) {
+  database.transact([&](db::Session& s) {
+    db::VideoRepository{s}.create_fingerprints_batch(fingerprints);
+    db::JobRepository{s}.complete_job(job.id, me);
+  });
+}
+// [end]
+
+// [example: rescue]
+// Every minute, from any number of processes: jobs whose worker has not
+// heartbeated for 5 minutes go back to pending (or end failed).
+void rescue_stale(db::Database& database) {
+  auto s = database.autocommit_session();
+  for (const auto& job :
+       db::JobRepository{s}.rescue_stale_jobs(std::chrono::minutes(5))) {
+    spdlog::warn("job {} is {} again", job.id, job.status);
+  }
+}
+// [end]
+
+void run_queue_examples(db::Database& database) {
+  enqueue_work("vid_guide");
+  enqueue_work("broken");
+  db::JobListener listener{database, {"fingerprint"}};
+  std::atomic<bool> stop{false};
+  int done = 0;
+  std::thread worker([&] {
+    done = work_until_stopped(database, listener, stop, "guide:1");
+  });
+  auto s = database.autocommit_session();
+  db::JobRepository jobs{s};
+  // Until every job has been tried once (the broken one now waits out its
+  // backoff).
+  while (s.read("SELECT count(*) FROM processing_jobs WHERE job_type = "
+                "'fingerprint' AND (status = 'running' OR (status = "
+                "'pending' AND retry_count = 0))")
+             .one()[0]
+             .as<std::int64_t>() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop = true;
+  listener.interrupt();
+  worker.join();
+  std::printf("work queue: %d done\n", done);
+  enqueue_work("vid_guide_2");
+  std::printf("drained: %d\n", drain(jobs, "guide:2"));
+  const auto job = jobs.create_job("fingerprint", "vid_guide_3");
+  const auto claimed = jobs.claim_next_job({"fingerprint"}, "guide:3");
+  if (!claimed || claimed->id != job.id) throw std::runtime_error("claim order");
+  finish_job(database, *claimed, "guide:3", {});
+  rescue_stale(database);
+}
+
 int run_all() {
   use_own_database_logger();
   log_database_to_file();
@@ -367,6 +502,7 @@ int run_all() {
   new_create_channel("UC_guide_new");
   dont_hold_session("vid_guide");
   dont_nest(video.id, job_id);
+  run_queue_examples(database);
 
   db::Database other{service_config()};
   db::Database unretried{no_retry_config()};
