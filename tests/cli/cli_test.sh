@@ -94,13 +94,13 @@ data_rows() {
 
 run --help
 expect_rc 0
-for c in migrate status "jobs list" "jobs enqueue" "jobs retry" doctor; do
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" doctor; do
   expect_out "^  $c "
 done
 expect_out "exit codes"
 expect_out "--database URL"
 
-for c in migrate status "jobs list" "jobs enqueue" "jobs retry" doctor; do
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" doctor; do
   # shellcheck disable=SC2086 # "jobs list" is two words on purpose
   run $c --help
   expect_rc 0
@@ -147,6 +147,22 @@ expect_usage_error jobs retry abc
 expect_usage_error jobs retry 0
 expect_usage_error jobs retry -5
 expect_usage_error jobs retry 1 --force=yes
+expect_usage_error jobs enqueue video_process vid9 --priority high
+expect_err "--priority: expected a whole number"
+expect_usage_error jobs enqueue video_process vid9 --priority 2147483648
+expect_usage_error jobs enqueue video_process vid9 --max-retries -1
+expect_err "--max-retries: expected a whole number"
+expect_usage_error jobs enqueue video_process vid9 --delay 1.5
+expect_err "--delay: expected a whole number"
+expect_usage_error jobs enqueue video_process vid9 --delay -5
+expect_usage_error jobs enqueue video_process vid9 --delay
+expect_usage_error jobs rescue
+expect_err "missing --older-than"
+expect_usage_error jobs rescue --older-than 0
+expect_err "--older-than: expected a whole number"
+expect_usage_error jobs rescue --older-than soon
+expect_usage_error jobs rescue --older-than 60 extra
+expect_err "unexpected argument 'extra'"
 SOUNDHASH_DB_POOL_SIZE=lots expect_usage_error status
 expect_err "SOUNDHASH_DB_POOL_SIZE"
 
@@ -166,6 +182,10 @@ expect_rc 1
 expect_err "not migrated"
 run jobs retry 1
 expect_rc 1
+expect_err "not migrated"
+run jobs rescue --older-than 60
+expect_rc 1
+expect_one_error_line
 expect_err "not migrated"
 
 # --- migrate -------------------------------------------------------------------
@@ -219,11 +239,14 @@ expect_err "value too long"
 
 run jobs list
 expect_rc 0
-expect_out '^id +type +target +status +progress +created_at$'
+expect_out '^id +type +target +status +progress +created_at +attempts +locked_by +run_at +heartbeat_age$'
 checks=$((checks + 1))
 [ "$(data_rows)" -eq 3 ] || fail "expected 3 jobs"
-# Newest first.
-expect_out "^ *$id3 +channel_ingest +UC1 +pending +0\.0% +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+# Newest first. A pending job shows when it may run; a running one how old
+# its heartbeat is ("-": does not apply).
+iso='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+expect_out "^ *$id3 +channel_ingest +UC1 +pending +0\.0% +$iso +0 +- +$iso +-$"
+expect_out "^ *$id1 +video_process +vid1 +running +0\.0% +$iso +0 +- +- +[0-9]+s$"
 checks=$((checks + 1))
 [ "$(sed -n 2p "$out" | awk '{print $1}')" = "$id3" ] || fail "not newest first"
 expect_quiet_stderr
@@ -265,7 +288,9 @@ checks=$((checks + 1))
 
 sql "UPDATE processing_jobs SET status = 'failed', error_message = 'boom',
        started_at = now(), completed_at = now(), progress = 40,
-       current_step = 'fingerprint', retry_count = 0, max_retries = 3
+       current_step = 'fingerprint', retry_count = 0, max_retries = 3,
+       locked_by = 'host:1:0', heartbeat_at = now(), attempts = 1,
+       run_at = now() + interval '1 hour'
      WHERE id = $id1"
 run jobs retry "$id1"
 expect_rc 0
@@ -275,6 +300,10 @@ checks=$((checks + 1))
                  started_at IS NULL, completed_at IS NULL, current_step IS NULL
           FROM processing_jobs WHERE id = $id1")" = "pending|1|0|t|t|t|t" ] ||
   fail "job $id1 not reset to pending"
+checks=$((checks + 1))
+[ "$(sql "SELECT locked_by IS NULL, heartbeat_at IS NULL, run_at <= now(),
+                 attempts FROM processing_jobs WHERE id = $id1")" = "t|t|t|1" ] ||
+  fail "job $id1: locked_by, heartbeat_at or run_at not reset (or attempts changed)"
 
 run jobs retry "$id1"
 expect_rc 1
@@ -304,6 +333,98 @@ expect_out "^job $id2 is pending again \(retry 4 of 3, forced\)$"
 checks=$((checks + 1))
 [ "$(sql "SELECT status, retry_count FROM processing_jobs WHERE id = $id2")" = "pending|4" ] ||
   fail "--force did not retry job $id2"
+
+# --- the work queue: enqueue options, list columns, rescue ------------------
+# Jobs of type q_* only; they are deleted at the end of this section.
+
+run jobs enqueue q_opts t1 --priority -5 --max-retries 1 --delay 3600
+expect_rc 0
+expect_out '^created job [0-9]+$'
+expect_quiet_stderr
+q1=$(sed -n 's/^created job \([0-9]*\)$/\1/p' "$out")
+checks=$((checks + 1))
+[ "$(sql "SELECT priority, max_retries, status,
+                 run_at - created_at BETWEEN interval '3599 s' AND interval '3601 s'
+          FROM processing_jobs WHERE id = $q1")" = "-5|1|pending|t" ] ||
+  fail "job $q1 lacks its --priority, --max-retries or --delay"
+# Still idempotent: the options do not create a second job or change the first.
+run jobs enqueue q_opts t1 --priority 7 --delay=0
+expect_rc 0
+expect_out "^job $q1 already pending$"
+checks=$((checks + 1))
+[ "$(sql "SELECT count(*), min(priority) FROM processing_jobs
+          WHERE job_type = 'q_opts'")" = "1|-5" ] ||
+  fail "enqueue with options changed or duplicated job $q1"
+# Defaults without options: NewJob's.
+run jobs enqueue q_opts t2 --params '{"a": 1}'
+expect_rc 0
+q2=$(sed -n 's/^created job \([0-9]*\)$/\1/p' "$out")
+checks=$((checks + 1))
+[ "$(sql "SELECT priority, max_retries, run_at = created_at, parameters
+          FROM processing_jobs WHERE id = $q2")" = '0|3|t|{"a": 1}' ] ||
+  fail "job $q2 does not have the default options"
+run jobs list --type q_opts
+expect_rc 0
+expect_out "^ *$q1 +q_opts +t1 +pending +0\.0% +$iso +0 +- +$iso +-$"
+# The delayed job's run_at (column 9) is an hour after created_at (6).
+checks=$((checks + 1))
+[ "$(awk -v id="$q1" '$1 == id { print ($9 > $6) }' "$out")" = 1 ] ||
+  fail "job $q1: run_at not after created_at"
+
+# Three running jobs: two whose worker went quiet 90 s ago (one with retries
+# left, one without), one that heartbeats.
+for t in stale spent alive; do
+  run jobs enqueue q_run "$t" --max-retries 2
+  expect_rc 0
+done
+sql "UPDATE processing_jobs SET status = 'running', locked_by = 'host:42:' || target_id,
+       attempts = 1, started_at = now() - interval '5 min',
+       heartbeat_at = now() - interval '90 s' WHERE job_type = 'q_run'"
+sql "UPDATE processing_jobs SET retry_count = 2 WHERE target_id = 'spent'"
+sql "UPDATE processing_jobs SET heartbeat_at = now() WHERE target_id = 'alive'"
+stale_id=$(sql "SELECT id FROM processing_jobs WHERE target_id = 'stale'")
+spent_id=$(sql "SELECT id FROM processing_jobs WHERE target_id = 'spent'")
+alive_id=$(sql "SELECT id FROM processing_jobs WHERE target_id = 'alive'")
+run jobs list --type q_run --status running
+expect_rc 0
+expect_out "^ *$stale_id +q_run +stale +running +0\.0% +$iso +1 +host:42:stale +- +1m3[0-9]s$"
+expect_out "^ *$alive_id +q_run +alive +running +0\.0% +$iso +1 +host:42:alive +- +[0-9]s$"
+
+run jobs rescue --older-than 600
+expect_rc 0
+expect_out '^no stale jobs$'
+expect_quiet_stderr
+run jobs rescue --older-than=60
+expect_rc 0
+expect_quiet_stderr
+expect_out '^id +type +target +status +retries$'
+expect_out "^ *$stale_id +q_run +stale +pending +1/2$"
+expect_out "^ *$spent_id +q_run +spent +failed +2/2$"
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 2 ] || fail "expected 2 rescued jobs"
+checks=$((checks + 1))
+# The stale job is runnable now and owned by nobody; the live one untouched.
+[ "$(sql "SELECT string_agg(target_id || ':' || status || ':' || retry_count,
+                 ',' ORDER BY id) FROM processing_jobs WHERE job_type = 'q_run'
+          AND (target_id = 'spent' OR (locked_by IS NULL) = (target_id = 'stale'))
+          AND (status <> 'pending' OR run_at <= now())")" = \
+  "stale:pending:1,spent:failed:2,alive:running:0" ] ||
+  fail "rescue left the wrong state: $(sql "SELECT target_id, status, locked_by
+        FROM processing_jobs WHERE job_type = 'q_run' ORDER BY id")"
+run jobs rescue --older-than 60
+expect_rc 0
+expect_out '^no stale jobs$'
+run jobs list --type q_run --status pending
+expect_out "^ *$stale_id +q_run +stale +pending +0\.0% +$iso +1 +- +$iso +-$"
+# A job that ended failed in a rescue can be retried by hand.
+run jobs retry "$spent_id" --force
+expect_rc 0
+expect_out "^job $spent_id is pending again \(retry 3 of 2, forced\)$"
+checks=$((checks + 1))
+[ "$(sql "SELECT status, locked_by IS NULL FROM processing_jobs
+          WHERE id = $spent_id")" = "pending|t" ] ||
+  fail "retry did not clear locked_by of job $spent_id"
+sql "DELETE FROM processing_jobs WHERE job_type LIKE 'q\_%'"
 
 # --- status ------------------------------------------------------------------
 
@@ -363,7 +484,8 @@ expect_absent hunter2
 
 # --- cannot connect: exit 3, promptly ---------------------------------------
 
-for args in "status" "migrate" "doctor" "jobs list" "jobs enqueue t x" "jobs retry 1"; do
+for args in "status" "migrate" "doctor" "jobs list" "jobs enqueue t x" \
+  "jobs retry 1" "jobs rescue --older-than 60"; do
   start=$SECONDS
   # shellcheck disable=SC2086 # word splitting wanted
   DATABASE_URL=$down_url run $args

@@ -1,8 +1,12 @@
 // `soundhash-db jobs enqueue TYPE TARGET`: create a job unless one of that
-// type and target is already pending or running.
+// type and target is already pending or running, optionally with a priority,
+// a retry budget and a delay.
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,13 +18,52 @@
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/job_repository.hpp"
+#include "soundhash/db/models.hpp"
 
 namespace soundhash::cli {
 namespace {
 
 constexpr OptionSpec kOptions[] = {
     {"--params", "", "JSON", "the job's parameters, a JSON document"},
+    {"--priority", "", "N", "claim order: lower runs first (default 0)"},
+    {"--delay", "", "SECONDS",
+     "not claimed before SECONDS from now (default 0)"},
+    {"--max-retries", "", "N",
+     "how often a failure sends it back to pending (default 3)"},
 };
+
+// A year: far enough for any delay, near enough to catch a typo.
+constexpr std::int64_t kMaxDelaySeconds = 366LL * 24 * 3600;
+
+// The new job as the options describe it (NewJob's defaults otherwise).
+db::NewJob new_job(const ParsedArgs& args) {
+  db::NewJob job;
+  job.job_type = args.positionals[0];
+  job.target_id = args.positionals[1];
+  job.parameters = args.value("--params");
+  constexpr auto kIntMax = std::numeric_limits<std::int32_t>::max();
+  if (auto v = args.value("--priority")) {
+    job.priority = static_cast<std::int32_t>(
+        parse_integer(*v, "--priority", -kIntMax - 1, kIntMax));
+  }
+  if (auto v = args.value("--max-retries")) {
+    job.max_retries = static_cast<std::int32_t>(
+        parse_integer(*v, "--max-retries", 0, kIntMax));
+  }
+  if (auto v = args.value("--delay")) {
+    job.delay =
+        std::chrono::seconds(parse_integer(*v, "--delay", 0, kMaxDelaySeconds));
+  }
+  return job;
+}
+
+// create_job_if_not_exists is what makes enqueueing race-free, but it creates
+// a job with the default priority, retries and run_at; create_job(NewJob)
+// takes those but creates unconditionally. So: create it race-free, then give
+// it the options in the same transaction, before any worker can see it.
+constexpr std::string_view kApplyOptionsSql =
+    "UPDATE processing_jobs SET priority = $2, max_retries = $3, "
+    "run_at = now() + $4 * interval '1 second' WHERE id = $1";
 
 // The column is text, so the server would store anything; ask it to parse
 // the JSON so that a typo is caught here rather than by a worker later.
@@ -35,16 +78,24 @@ void check_json(db::Database& database, const std::string& json) {
 }
 
 int run_jobs_enqueue(const Invocation& inv) {
-  const std::string& type = inv.args.positionals[0];
-  const std::string& target = inv.args.positionals[1];
-  const std::optional<std::string> params = inv.args.value("--params");
+  const db::NewJob wanted = new_job(inv.args);
+  const bool has_options = inv.args.value("--priority") ||
+                           inv.args.value("--max-retries") ||
+                           inv.args.value("--delay");
 
   db::Database database{inv.context.effective};
-  if (params) check_json(database, *params);
+  if (wanted.parameters) check_json(database, *wanted.parameters);
   const auto [job, created] = needing_schema([&] {
     return database.transact([&](db::Session& s) {
-      return db::JobRepository{s}.create_job_if_not_exists(type, target,
-                                                           params);
+      auto result = db::JobRepository{s}.create_job_if_not_exists(
+          wanted.job_type, wanted.target_id, wanted.parameters);
+      if (result.second && has_options) {
+        s.execute(kApplyOptionsSql, result.first.id, wanted.priority,
+                  wanted.max_retries,
+                  std::chrono::duration_cast<std::chrono::seconds>(wanted.delay)
+                      .count());
+      }
+      return result;
     });
   });
   if (created) {
@@ -60,14 +111,17 @@ int run_jobs_enqueue(const Invocation& inv) {
 const Command& jobs_enqueue_command() {
   static const Command kCommand{
       .name = "jobs enqueue",
-      .synopsis = "TYPE TARGET [--params JSON]",
+      .synopsis =
+          "TYPE TARGET [--params JSON] [--priority N] [--delay SECONDS] "
+          "[--max-retries N]",
       .summary = "create a job unless one is already pending or running",
       .description =
           "Creates a pending job of TYPE for TARGET (e.g. video_process\n"
           "vid123) unless a job of that type and target is already pending\n"
           "or running; race-free against other processes doing the same.\n"
-          "Prints \"created job N\" or \"job N already pending\" (or\n"
-          "running); both exit 0.",
+          "--priority, --delay and --max-retries apply to a job this command\n"
+          "creates; an existing job is left as it is. Prints \"created job\n"
+          "N\" or \"job N already pending\" (or running); both exit 0.",
       .options = kOptions,
       .min_positionals = 2,
       .max_positionals = 2,

@@ -19,9 +19,13 @@ namespace {
 constexpr std::int64_t kDefaultLimit = 20;
 constexpr std::int64_t kMaxLimit = 1'000'000;
 
-// Filters are bound parameters; a NULL one matches everything.
+// Filters are bound parameters; a NULL one matches everything. The heartbeat
+// age is measured on the server's clock, from the same instant
+// rescue_stale_jobs measures it from.
 constexpr std::string_view kListSql =
-    "SELECT id, job_type, target_id, status, progress, created_at "
+    "SELECT id, job_type, target_id, status, progress, created_at, attempts, "
+    "locked_by, run_at, extract(epoch FROM now() - coalesce(heartbeat_at, "
+    "started_at, created_at))::float8 "
     "FROM processing_jobs "
     "WHERE ($1::text IS NULL OR status = $1::text) "
     "AND ($2::text IS NULL OR job_type = $2::text) "
@@ -34,6 +38,15 @@ constexpr OptionSpec kOptions[] = {
     {"--type", "", "T", "only jobs of type T"},
     {"--limit", "", "N", "at most N jobs (default 20)"},
 };
+
+// "45s", "4m05s", "2h03m", "3d04h": how long ago, to the second.
+std::string age(double seconds) {
+  const auto s = static_cast<std::int64_t>(seconds < 0 ? 0 : seconds);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
+}
 
 std::optional<std::string> status_filter(const ParsedArgs& args) {
   auto status = args.value("--status");
@@ -58,14 +71,26 @@ int run_jobs_list(const Invocation& inv) {
   const Table table = needing_schema([&] {
     return database.transact([&](db::Session& s) {
       // Built inside the unit: a retried unit starts from an empty table.
-      Table t({"id", "type", "target", "status", "progress", "created_at"},
-              {true, false, false, false, true, false});
+      // New columns go after the old ones, so scripts reading columns 1-6
+      // keep working; an empty cell is "-" so that every row has them all.
+      Table t(
+          {"id", "type", "target", "status", "progress", "created_at",
+           "attempts", "locked_by", "run_at", "heartbeat_age"},
+          {true, false, false, false, true, false, true, false, false, true});
       for (const auto& r : s.read(kListSql, status, type, limit)) {
+        const auto job_status = r[3].as<std::string>();
         t.add_row({std::to_string(r[0].as<std::int64_t>()),
-                   r[1].as<std::string>(), r[2].as<std::string>(),
-                   r[3].as<std::string>(),
+                   r[1].as<std::string>(), r[2].as<std::string>(), job_status,
                    fmt::format("{:.1f}%", r[4].as<double>()),
-                   iso8601_utc(r[5].as<db::Timestamp>())});
+                   iso8601_utc(r[5].as<db::Timestamp>()),
+                   std::to_string(r[6].as<std::int64_t>()),
+                   r[7].as<std::optional<std::string>>().value_or("-"),
+                   job_status == db::job_status::pending
+                       ? iso8601_utc(r[8].as<db::Timestamp>())
+                       : "-",
+                   job_status == db::job_status::running
+                       ? age(r[9].as<double>())
+                       : "-"});
       }
       return t;
     });
@@ -87,8 +112,11 @@ const Command& jobs_list_command() {
       .summary = "list jobs, newest first",
       .description =
           "Lists processing jobs, newest first: id, type, target, status,\n"
-          "progress and creation time (ISO 8601, UTC). Prints \"no jobs\"\n"
-          "when none match.",
+          "progress, creation time (ISO 8601, UTC), attempts (how often a\n"
+          "worker claimed it), locked_by (the worker that claimed it last),\n"
+          "run_at (pending jobs: not claimed before then) and heartbeat_age\n"
+          "(running jobs: time since the worker's last heartbeat). A cell\n"
+          "that does not apply is \"-\". Prints \"no jobs\" when none match.",
       .options = kOptions,
       .min_positionals = 0,
       .max_positionals = 0,

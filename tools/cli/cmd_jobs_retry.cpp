@@ -23,11 +23,14 @@ constexpr OptionSpec kOptions[] = {
 
 // The check and the change are one statement, so a worker that picks the
 // job up (or another retry) between them cannot be overwritten.
-// current_step goes too: a pending job has not reached any step.
+// current_step goes too: a pending job has not reached any step. The job is
+// runnable at once (run_at now, even if a backoff had pushed it out) and
+// owned by nobody, as JobRepository::fail_job leaves a job it re-queues.
 constexpr std::string_view kRetrySql =
     "UPDATE processing_jobs SET status = 'pending', "
     "retry_count = retry_count + 1, progress = 0, current_step = NULL, "
-    "error_message = NULL, started_at = NULL, completed_at = NULL "
+    "error_message = NULL, started_at = NULL, completed_at = NULL, "
+    "locked_by = NULL, heartbeat_at = NULL, run_at = now() "
     "WHERE id = $1 AND status IN ('failed', 'cancelled') "
     "AND ($2::boolean OR retry_count < max_retries) "
     "RETURNING retry_count, max_retries";
@@ -103,10 +106,13 @@ const Command& jobs_retry_command() {
       .summary = "move a failed or cancelled job back to pending",
       .description =
           "Moves job ID from failed (or cancelled) back to pending: adds one\n"
-          "to retry_count, sets progress to 0 and clears error_message,\n"
-          "current_step, started_at and completed_at. Refuses (exit 1) if the\n"
-          "job does not exist, is not failed or cancelled, or has used all\n"
-          "its retries (retry_count >= max_retries) unless --force is given.",
+          "to retry_count, sets progress to 0, clears error_message,\n"
+          "current_step, started_at, completed_at, locked_by and "
+          "heartbeat_at,\n"
+          "and sets run_at to now, so a worker can claim it at once. Refuses\n"
+          "(exit 1) if the job does not exist, is not failed or cancelled, or\n"
+          "has used all its retries (retry_count >= max_retries) unless\n"
+          "--force is given.",
       .options = kOptions,
       .min_positionals = 1,
       .max_positionals = 1,

@@ -34,6 +34,7 @@ const Command& status_command();
 const Command& jobs_list_command();
 const Command& jobs_enqueue_command();
 const Command& jobs_retry_command();
+const Command& jobs_rescue_command();
 const Command& doctor_command();
 
 }  // namespace soundhash::cli

@@ -44,7 +44,8 @@ void print_exit_codes(std::FILE* out) {
 std::span<const Command* const> all_commands() {
   static const Command* const kAll[] = {
       &migrate_command(),      &status_command(),     &jobs_list_command(),
-      &jobs_enqueue_command(), &jobs_retry_command(), &doctor_command(),
+      &jobs_enqueue_command(), &jobs_retry_command(), &jobs_rescue_command(),
+      &doctor_command(),
   };
   return kAll;
 }
