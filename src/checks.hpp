@@ -61,4 +61,16 @@ inline void require_statuses(std::string_view op,
   for (const auto& s : statuses) require_status(op, s);
 }
 
+inline void require_new_job(std::string_view op, const NewJob& j) {
+  require_id(op, "job_type", j.job_type);
+  require_id(op, "target_id", j.target_id);
+  if (j.max_retries < 0) {
+    throw InvalidArgument(std::string(op) + ": max_retries must be >= 0, got " +
+                          std::to_string(j.max_retries));
+  }
+  if (j.delay.count() < 0) {
+    throw InvalidArgument(std::string(op) + ": delay must be >= 0");
+  }
+}
+
 }  // namespace soundhash::db::detail

@@ -36,18 +36,6 @@ void require_types(std::string_view op,
   for (const auto& t : job_types) detail::require_id(op, "job_types[i]", t);
 }
 
-void check_new_job(std::string_view op, const NewJob& j) {
-  detail::require_id(op, "job_type", j.job_type);
-  detail::require_id(op, "target_id", j.target_id);
-  if (j.max_retries < 0) {
-    throw InvalidArgument(std::string(op) + ": max_retries must be >= 0, got " +
-                          std::to_string(j.max_retries));
-  }
-  if (j.delay.count() < 0) {
-    throw InvalidArgument(std::string(op) + ": delay must be >= 0");
-  }
-}
-
 void check_backoff(std::string_view op, const JobBackoff& b) {
   if (b.initial.count() < 0 || b.max < b.initial ||
       !std::isfinite(b.multiplier) || b.multiplier < 1) {
@@ -135,7 +123,7 @@ std::chrono::milliseconds JobBackoff::delay(int retries) const {
 }
 
 ProcessingJob JobRepository::create_job(const NewJob& job) {
-  check_new_job("create_job", job);
+  detail::require_new_job("create_job", job);
   return session_.call("create_job", [&] {
     auto created = to_job(
         session_
@@ -156,7 +144,7 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
 std::vector<std::int64_t> JobRepository::create_jobs_batch(
     std::span<const NewJob> jobs) {
   constexpr std::string_view op = "create_jobs_batch";
-  for (const auto& j : jobs) check_new_job(op, j);
+  for (const auto& j : jobs) detail::require_new_job(op, j);
   if (jobs.empty()) return {};
   std::vector<std::string> types, targets;
   std::vector<std::optional<std::string>> params;

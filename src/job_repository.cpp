@@ -55,21 +55,21 @@ bool JobRepository::job_exists(std::string_view job_type,
 // src/migrations.cpp): creators of one (type, target) serialise on a lock row,
 // and a stale snapshot at REPEATABLE READ / SERIALIZABLE turns into a 40001
 // instead of a duplicate. One statement, one round trip.
-std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
-    std::string_view job_type, std::string_view target_id,
-    std::optional<std::string> parameters,
+namespace {
+
+std::pair<ProcessingJob, bool> create_if_absent(
+    Session& session, std::string_view job_type, std::string_view target_id,
+    const std::optional<std::string>& parameters, std::int32_t priority,
+    std::int32_t max_retries, std::chrono::milliseconds delay,
     const std::vector<std::string>& check_statuses) {
-  constexpr std::string_view op = "create_job_if_not_exists";
-  detail::require_id(op, "job_type", job_type);
-  detail::require_id(op, "target_id", target_id);
-  detail::require_statuses(op, check_statuses);
-  return session_.call(op, [&] {
-    auto row = session_
+  return session.call("create_job_if_not_exists", [&] {
+    auto row = session
                    .execute_last(
                        "SELECT (r.job).*, r.created FROM "
-                       "soundhash_create_job_if_not_exists($1, $2, $3, "
-                       "$4) r",
-                       job_type, target_id, parameters, check_statuses)
+                       "soundhash_create_job_if_not_exists($1, $2, $3, $4, "
+                       "$5, $6, $7) r",
+                       job_type, target_id, parameters, check_statuses,
+                       priority, max_retries, delay.count())
                    .one();
     std::pair<ProcessingJob, bool> out{to_job(row), row[kJobCols].as<bool>()};
     const auto& job = out.first;
@@ -82,6 +82,32 @@ std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
     }
     return out;
   });
+}
+
+}  // namespace
+
+std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
+    std::string_view job_type, std::string_view target_id,
+    std::optional<std::string> parameters,
+    const std::vector<std::string>& check_statuses) {
+  constexpr std::string_view op = "create_job_if_not_exists";
+  detail::require_id(op, "job_type", job_type);
+  detail::require_id(op, "target_id", target_id);
+  detail::require_statuses(op, check_statuses);
+  const NewJob defaults;
+  return create_if_absent(session_, job_type, target_id, parameters,
+                          defaults.priority, defaults.max_retries,
+                          defaults.delay, check_statuses);
+}
+
+std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
+    const NewJob& job, const std::vector<std::string>& check_statuses) {
+  constexpr std::string_view op = "create_job_if_not_exists";
+  detail::require_new_job(op, job);
+  detail::require_statuses(op, check_statuses);
+  return create_if_absent(session_, job.job_type, job.target_id, job.parameters,
+                          job.priority, job.max_retries, job.delay,
+                          check_statuses);
 }
 
 std::vector<ProcessingJob> JobRepository::get_pending_jobs(

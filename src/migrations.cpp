@@ -187,6 +187,49 @@ CREATE INDEX processing_jobs_runnable_idx
 CREATE INDEX processing_jobs_running_idx
   ON processing_jobs (heartbeat_at) WHERE status = 'running';
 
+-- Migration 2's function, now also taking a new job's priority, retry
+-- budget and delay (defaults as the columns', so older callers still work).
+DROP FUNCTION soundhash_create_job_if_not_exists(text, text, text, text[]);
+CREATE FUNCTION soundhash_create_job_if_not_exists(
+    p_job_type text, p_target_id text, p_parameters text,
+    p_check_statuses text[], p_priority integer DEFAULT 0,
+    p_max_retries integer DEFAULT 3, p_delay_ms bigint DEFAULT 0)
+  RETURNS TABLE (created boolean, job processing_jobs)
+  LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  found_job processing_jobs;
+BEGIN
+  SELECT j.* INTO found_job FROM processing_jobs j
+   WHERE j.job_type = p_job_type AND j.target_id = p_target_id
+     AND j.status = ANY (p_check_statuses)
+   ORDER BY j.id DESC LIMIT 1;
+  IF FOUND THEN
+    RETURN QUERY SELECT false, found_job;
+    RETURN;
+  END IF;
+
+  INSERT INTO soundhash_job_creation_locks AS l (job_type, target_id)
+  VALUES (p_job_type, p_target_id)
+  ON CONFLICT (job_type, target_id) DO UPDATE SET job_type = l.job_type;
+
+  SELECT j.* INTO found_job FROM processing_jobs j
+   WHERE j.job_type = p_job_type AND j.target_id = p_target_id
+     AND j.status = ANY (p_check_statuses)
+   ORDER BY j.id DESC LIMIT 1;
+  IF FOUND THEN
+    RETURN QUERY SELECT false, found_job;
+    RETURN;
+  END IF;
+
+  INSERT INTO processing_jobs (job_type, target_id, parameters, priority,
+                               max_retries, run_at)
+  VALUES (p_job_type, p_target_id, p_parameters, p_priority, p_max_retries,
+          now() + p_delay_ms * interval '1 millisecond')
+  RETURNING * INTO found_job;
+  RETURN QUERY SELECT true, found_job;
+END
+$fn$;
+
 CREATE FUNCTION soundhash_notify_new_jobs() RETURNS trigger
   LANGUAGE plpgsql AS $fn$
 BEGIN

@@ -69,6 +69,24 @@ TEST_F(QueueTest, ClaimTakesPriorityThenRunAtThenIdAndMarksTheJob) {
   EXPECT_EQ(jobs.claim_next_job({"fp", "other_type"}, "w1")->target_id, "x");
 }
 
+TEST_F(QueueTest, IdempotentCreationTakesPriorityRetriesAndDelay) {
+  auto [made, created] = jobs.create_job_if_not_exists(job("once", -3, 1h, 7));
+  EXPECT_TRUE(created);
+  EXPECT_EQ(made.priority, -3);
+  EXPECT_EQ(made.max_retries, 7);
+  EXPECT_EQ(side.value("SELECT run_at - created_at BETWEEN interval '59 "
+                       "minutes' AND interval '61 minutes' FROM "
+                       "processing_jobs WHERE id = " +
+                       std::to_string(made.id)),
+            "t");
+  auto [again, created_again] = jobs.create_job_if_not_exists(job("once"));
+  EXPECT_FALSE(created_again);
+  EXPECT_EQ(again.id, made.id);
+  EXPECT_FALSE(jobs.claim_next_job({"fp"}, "w")) << "its delay is ahead";
+  EXPECT_THROW(jobs.create_job_if_not_exists(job("bad", 0, -1ms)),
+               db::InvalidArgument);
+}
+
 TEST_F(QueueTest, BatchClaimsFromFourThreadsNeverShareAJob) {
   std::vector<db::NewJob> batch;
   for (int i = 0; i < 300; ++i) batch.push_back(job("t" + std::to_string(i)));

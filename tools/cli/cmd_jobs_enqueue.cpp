@@ -57,14 +57,6 @@ db::NewJob new_job(const ParsedArgs& args) {
   return job;
 }
 
-// create_job_if_not_exists is what makes enqueueing race-free, but it creates
-// a job with the default priority, retries and run_at; create_job(NewJob)
-// takes those but creates unconditionally. So: create it race-free, then give
-// it the options in the same transaction, before any worker can see it.
-constexpr std::string_view kApplyOptionsSql =
-    "UPDATE processing_jobs SET priority = $2, max_retries = $3, "
-    "run_at = now() + $4 * interval '1 second' WHERE id = $1";
-
 // The column is text, so the server would store anything; ask it to parse
 // the JSON so that a typo is caught here rather than by a worker later.
 void check_json(db::Database& database, const std::string& json) {
@@ -79,23 +71,11 @@ void check_json(db::Database& database, const std::string& json) {
 
 int run_jobs_enqueue(const Invocation& inv) {
   const db::NewJob wanted = new_job(inv.args);
-  const bool has_options = inv.args.value("--priority") ||
-                           inv.args.value("--max-retries") ||
-                           inv.args.value("--delay");
-
   db::Database database{inv.context.effective};
   if (wanted.parameters) check_json(database, *wanted.parameters);
   const auto [job, created] = needing_schema([&] {
     return database.transact([&](db::Session& s) {
-      auto result = db::JobRepository{s}.create_job_if_not_exists(
-          wanted.job_type, wanted.target_id, wanted.parameters);
-      if (result.second && has_options) {
-        s.execute(kApplyOptionsSql, result.first.id, wanted.priority,
-                  wanted.max_retries,
-                  std::chrono::duration_cast<std::chrono::seconds>(wanted.delay)
-                      .count());
-      }
-      return result;
+      return db::JobRepository{s}.create_job_if_not_exists(wanted);
     });
   });
   if (created) {

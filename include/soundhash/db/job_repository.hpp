@@ -77,6 +77,12 @@ class JobRepository {
       const std::vector<std::string>& check_statuses =
           default_check_statuses());
 
+  /// create_job_if_not_exists for a job with a priority, retry budget and
+  /// delay (they apply only to a job this call creates).
+  std::pair<ProcessingJob, bool> create_job_if_not_exists(
+      const NewJob& job, const std::vector<std::string>& check_statuses =
+                             default_check_statuses());
+
   /// Up to `limit` (> 0) pending jobs in claim order (priority, run_at,
   /// id), of `job_type` if given; includes jobs whose run_at is still ahead.
   std::vector<ProcessingJob> get_pending_jobs(
