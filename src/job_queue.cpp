@@ -45,20 +45,22 @@ void check_backoff(std::string_view op, const JobBackoff& b) {
   }
 }
 
-// The claim: lock the next `$3` runnable jobs of types `$1` that nobody else
-// has locked, and mark them running for worker `$2`. `extra` narrows the
+// The claim: lock the next `limit` runnable jobs of types `$1` that nobody
+// else has locked, and mark them running for worker `$2`. `extra` narrows the
 // candidates (the fused complete-and-claim claims only after completing).
-// The ids go through an array so that the plan is the same whatever `$3` is:
-// a prepared statement's generic plan cannot know the LIMIT, and joining on
-// the subquery made it hash-join the whole table.
-#define SH_CLAIM(extra)                                                     \
+// The one-job claims spell out LIMIT 1: with a parameter there, the server's
+// generic plan for the prepared statement looks dear, so it re-plans every
+// call (a quarter of a millisecond each). The ids go through an array so
+// that a LIMIT $3 plan stays an index lookup too, instead of a hash join
+// over the whole table.
+#define SH_CLAIM(limit, extra)                                              \
   "claimed AS (UPDATE processing_jobs j SET status = 'running', "           \
   "started_at = now(), heartbeat_at = now(), locked_by = $2, "              \
   "attempts = j.attempts + 1 WHERE j.id = ANY (ARRAY (SELECT q.id FROM "    \
   "processing_jobs q WHERE q.status = 'pending' AND q.job_type = ANY ($1) " \
   "AND q.run_at <= now() " extra                                            \
   " ORDER BY q.priority, q.run_at, q.id "                                   \
-  "LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING j.*)"
+  "LIMIT " limit " FOR UPDATE SKIP LOCKED)) RETURNING j.*)"
 
 // After a statement that changes job `id` only while `worker` owns it: the
 // row holds the job's status and owner before the statement, then the
@@ -67,20 +69,20 @@ void check_backoff(std::string_view op, const JobBackoff& b) {
   "(SELECT o.status FROM processing_jobs o WHERE o.id = $1), " \
   "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $1)"
 
-// complete_job_and_claim_next: complete job $4 for worker $2, then claim as
-// SH_CLAIM ($1 types, $2 worker, $3 = 1) only if the job is now completed by
+// complete_job_and_claim_next: complete job $3 for worker $2, then claim one
+// job as SH_CLAIM ($1 types, $2 worker) only if the job is now completed by
 // this worker. The row: the job's status and owner before, how many rows the
 // completion changed, then the claimed job (NULL columns if none).
 // clang-format off
 constexpr std::string_view kCompleteAndClaim =
     "WITH done AS (UPDATE processing_jobs d SET status = 'completed', "
-    "completed_at = now(), progress = 100 WHERE d.id = $4 AND "
+    "completed_at = now(), progress = 100 WHERE d.id = $3 AND "
     "d.status = 'running' AND d.locked_by = $2 RETURNING d.id), "
-    SH_CLAIM("AND (EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM "
-             "processing_jobs o WHERE o.id = $4 AND o.status = 'completed' "
+    SH_CLAIM("1", "AND (EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM "
+             "processing_jobs o WHERE o.id = $3 AND o.status = 'completed' "
              "AND o.locked_by = $2))")
-    " SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $4), "
-    "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $4), "
+    " SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3), "
+    "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3), "
     "(SELECT count(*) FROM done), c.* "
     "FROM (VALUES (1)) one LEFT JOIN claimed c ON true";
 // clang-format on
@@ -181,9 +183,16 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
 
 std::optional<ProcessingJob> JobRepository::claim_next_job(
     const std::vector<std::string>& job_types, std::string_view worker_id) {
-  auto jobs = claim_jobs(job_types, worker_id, 1);
-  if (jobs.empty()) return std::nullopt;
-  return std::move(jobs.front());
+  constexpr std::string_view op = "claim_next_job";
+  require_types(op, job_types);
+  require_worker(op, worker_id);
+  return session_.call(op, [&]() -> std::optional<ProcessingJob> {
+    auto r = session_.execute_last(
+        "WITH " SH_CLAIM("1", "") " SELECT " SH_JOB_COLS " FROM claimed",
+        job_types, worker_id);
+    if (r.empty()) return std::nullopt;
+    return to_job(r[0]);
+  });
 }
 
 std::vector<ProcessingJob> JobRepository::claim_jobs(
@@ -195,7 +204,8 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   detail::require_limit(op, n);
   return session_.call(op, [&] {
     return to_jobs(session_.execute_last(
-        "WITH " SH_CLAIM("") " SELECT " SH_JOB_COLS
+        "WITH " SH_CLAIM("$3",
+                         "") " SELECT " SH_JOB_COLS
                              " FROM claimed ORDER BY priority, run_at, id",
         job_types, worker_id, n));
   });
@@ -281,8 +291,8 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
   require_worker(op, worker_id);
   require_types(op, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
-    auto r = session_.execute_last(kCompleteAndClaim, job_types, worker_id, 1,
-                                   job_id);
+    auto r =
+        session_.execute_last(kCompleteAndClaim, job_types, worker_id, job_id);
     const auto row = r.one();
     if (row[2].as<std::int64_t>() == 0 &&
         !(row[0].as<std::optional<std::string>>() == "completed" &&
