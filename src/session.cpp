@@ -107,6 +107,9 @@ Session::Prefix Session::prefix() const {
   Prefix p;
   if (conn_->tx_status() == detail::TxStatus::idle) {
     p.sql[p.n++] = begin_sql(options_);
+    if (!options_.synchronous_commit) {
+      p.sql[p.n++] = "SET LOCAL synchronous_commit = off";
+    }
   }
   if (release_pending_) {
     p.release = p.n;
@@ -139,8 +142,8 @@ Result Session::run(const detail::Statement& st) {
     return run_committed(c, st);
   }
   // The unit's control statements ride in the same round trip as `st`.
-  detail::Statement batch[4];
-  Result results[4];
+  detail::Statement batch[kMaxPrefix + 1];
+  Result results[kMaxPrefix + 1];
   int n = 0;
   if (c.tx_status() == detail::TxStatus::idle && st.plain_read && !has_work_ &&
       options_.isolation == Isolation::read_committed) {
@@ -167,9 +170,17 @@ Result Session::run(const detail::Statement& st) {
 
 Result Session::run_committed(detail::Connection& c,
                               const detail::Statement& st) {
-  detail::Statement batch[3] = {{begin_sql(options_)}, st, {"COMMIT"}};
-  Result results[3];
-  const auto outcome = c.run(batch, results);
+  // Idle and no earlier work: the prefix is BEGIN and its settings.
+  const Prefix p = prefix();
+  detail::Statement batch[kMaxPrefix + 2];
+  Result results[kMaxPrefix + 2];
+  int n = 0;
+  for (int i = 0; i < p.n; ++i) batch[n++] = {p.sql[i]};
+  const int at = n;
+  batch[n++] = st;
+  batch[n++] = {"COMMIT"};
+  const auto outcome = c.run({batch, static_cast<std::size_t>(n)},
+                             {results, static_cast<std::size_t>(n)});
   if (!outcome.ok()) {
     // The server may have run the COMMIT before the connection went: unless
     // the statement only read, re-running it could apply it twice.
@@ -201,7 +212,7 @@ Result Session::run_committed(detail::Connection& c,
   }
   committed_in_call_ = true;
   has_work_ = false;
-  return std::move(results[1]);
+  return std::move(results[at]);
 }
 
 void Session::end_call() {

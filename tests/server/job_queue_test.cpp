@@ -402,6 +402,34 @@ TEST_F(QueueTest, AutocommitWriteLostInFlightIsInDoubtReadIsRetried) {
   EXPECT_EQ(sh_test::sleeps().size(), 1u) << "a lost read is simply retried";
 }
 
+TEST_F(QueueTest, AsynchronousCommitIsSetPerTransactionOnly) {
+  side.exec(
+      "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
+      "synchronous_commit = on', current_database()); END $$");
+  db::Database fresh{sh_test::config()};
+  const std::string q = "SELECT current_setting('synchronous_commit')";
+  auto setting = [&](db::TxOptions o, bool autocommit) {
+    if (autocommit) {
+      auto a = fresh.autocommit_session(o);
+      return a.execute(q).one()[0].as<std::string>();
+    }
+    auto unit = fresh.session(o);
+    return unit.execute(q).one()[0].as<std::string>();
+  };
+  EXPECT_EQ(setting({}, false), "on");
+  EXPECT_EQ(setting({.synchronous_commit = false}, false), "off");
+  EXPECT_EQ(setting({.synchronous_commit = false}, true), "off");
+  EXPECT_EQ(setting({}, true), "on") << "SET LOCAL leaked into the pool";
+  EXPECT_EQ(fresh.pool_stats().open, 1u) << "all on one pooled connection";
+
+  auto a = fresh.autocommit_session({.synchronous_commit = false});
+  db::JobRepository async_jobs{a};
+  const auto id = async_jobs.create_job("fp", "async").id;
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE id = " +
+                       std::to_string(id)),
+            1);
+}
+
 // ---- Wake-ups
 // ----------------------------------------------------------------
 

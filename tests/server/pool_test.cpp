@@ -135,8 +135,10 @@ TEST(Pool, EveryPooledBackendKilledNextOperationsSucceed) {
     EXPECT_EQ(s.execute("SELECT $1::int", i).one()[0].as<int>(), i);
   }
   // Each dead one has its server's goodbye waiting on its socket, so the
-  // pool discards it before use: not even one retry.
-  EXPECT_EQ(sh_test::sleeps().size(), 0u);
+  // pool usually discards it before use: no retry. Should a goodbye not have
+  // arrived yet, the first failure marks the pool and the pre-ping catches
+  // the rest: one retry at most.
+  EXPECT_LE(sh_test::sleeps().size(), 1u);
   EXPECT_GE(database.pool_stats().discarded, 4u);
   expect_pool_full(database);
 }

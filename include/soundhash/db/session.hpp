@@ -191,8 +191,9 @@ class Session {
   [[nodiscard]] const RetryPolicy& policy() const noexcept;
   /// Control statements to send before the next statement: BEGIN,
   /// RELEASE of the last call's savepoint, this call's SAVEPOINT.
+  static constexpr int kMaxPrefix = 4;
   struct Prefix {
-    std::string_view sql[3];
+    std::string_view sql[kMaxPrefix];
     int n = 0;
     int release = -1;
     int savepoint = -1;

@@ -31,6 +31,12 @@ struct TxOptions {
   Isolation isolation = Isolation::read_committed;
   /// BEGIN ... READ ONLY: the server refuses writes (SQLSTATE 25006).
   bool read_only = false;
+  /// false: COMMIT does not wait for the WAL to reach disk (SET LOCAL
+  /// synchronous_commit = off). Faster commits; a server crash can lose the
+  /// last fraction of a second of such commits (never corrupt anything).
+  /// For work that may be lost and redone, e.g. queue workers' claims and
+  /// completions: an at-least-once queue re-runs such a job anyway.
+  bool synchronous_commit = true;
 };
 
 }  // namespace soundhash::db
