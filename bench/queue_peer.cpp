@@ -1,0 +1,173 @@
+// The work queue's side of bench/run-queue: one measurement per run, printed
+// as one JSON line in the same shape as bench/graphile/peer.cjs, so the two
+// can be compared row by row.
+//
+//   soundhash_queue_peer --conninfo "host=... dbname=bench" --mode drain \
+//       --jobs 20000 --workers 4
+//
+// Modes (the job table is emptied first; only the named phase is timed):
+//   insert-one      N create_job calls, one at a time (autocommit session)
+//   insert-batch    one create_jobs_batch of N
+//   drain           W threads, each: claim_next_job, then
+//                   complete_job_and_claim_next per job (one commit per job)
+//   drain-2commit   W threads, each: claim_next_job + complete_job per job
+//                   (two commits per job, like graphile-worker's defaults)
+//   drain-batched   W threads, each: claim_jobs(500) + complete_jobs
+//   drain-async     as drain, in autocommit sessions whose commits do not
+//                   wait for the WAL flush (TxOptions::synchronous_commit)
+// Job payloads match the graphile peer's: type "bench", {"target": "t<i>"}.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "soundhash/db.hpp"
+
+namespace db = soundhash::db;
+
+namespace {
+
+struct Options {
+  std::string conninfo;
+  std::string mode;
+  int jobs = 20000;
+  int workers = 1;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--conninfo") {
+      o.conninfo = v;
+    } else if (k == "--mode") {
+      o.mode = v;
+    } else if (k == "--jobs") {
+      o.jobs = std::stoi(v);
+    } else if (k == "--workers") {
+      o.workers = std::stoi(v);
+    } else {
+      throw std::invalid_argument("unknown option " + k);
+    }
+  }
+  if (o.mode.empty()) throw std::invalid_argument("--mode is required");
+  return o;
+}
+
+std::vector<db::NewJob> make_jobs(int n) {
+  std::vector<db::NewJob> jobs(n);
+  for (int i = 0; i < n; ++i) {
+    jobs[i].job_type = "bench";
+    jobs[i].target_id = "t" + std::to_string(i);
+    jobs[i].parameters = "{\"target\": \"t" + std::to_string(i) + "\"}";
+  }
+  return jobs;
+}
+
+const std::vector<std::string> kTypes = {"bench"};
+
+// One worker thread's drain loop in the given style; returns jobs done.
+long drain(db::Database& d, const std::string& mode, int w) {
+  auto s = d.autocommit_session(
+      db::TxOptions{.synchronous_commit = mode != "drain-async"});
+  db::JobRepository q{s};
+  const std::string me = "bench:" + std::to_string(w);
+  long done = 0;
+  if (mode == "drain" || mode == "drain-async") {
+    for (auto j = q.claim_next_job(kTypes, me); j;
+         j = q.complete_job_and_claim_next(j->id, me, kTypes)) {
+      ++done;
+    }
+  } else if (mode == "drain-2commit") {
+    while (auto j = q.claim_next_job(kTypes, me)) {
+      q.complete_job(j->id, me);
+      ++done;
+    }
+  } else {
+    std::vector<std::int64_t> ids;
+    for (auto got = q.claim_jobs(kTypes, me, 500); !got.empty();
+         got = q.claim_jobs(kTypes, me, 500)) {
+      ids.clear();
+      for (const auto& j : got) ids.push_back(j.id);
+      if (!q.complete_jobs(ids, me).empty()) {
+        throw std::runtime_error("lost jobs in a benchmark");
+      }
+      done += static_cast<long>(got.size());
+    }
+  }
+  return done;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options o = parse(argc, argv);
+  db::Config cfg;
+  cfg.conninfo = o.conninfo;
+  cfg.pool_size = std::max(o.workers, 2);
+  db::Database d{cfg};
+  d.migrate();
+  {
+    auto s = d.autocommit_session();
+    s.execute("TRUNCATE processing_jobs");
+  }
+  auto jobs = make_jobs(o.jobs);
+  const bool draining = o.mode.starts_with("drain");
+  if (draining) {
+    auto s = d.autocommit_session();
+    db::JobRepository{s}.create_jobs_batch(jobs);
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  long done = 0;
+  if (o.mode == "insert-one") {
+    auto s = d.autocommit_session();
+    db::JobRepository q{s};
+    for (const auto& j : jobs) q.create_job(j);
+    done = o.jobs;
+  } else if (o.mode == "insert-batch") {
+    auto s = d.autocommit_session();
+    done =
+        static_cast<long>(db::JobRepository{s}.create_jobs_batch(jobs).size());
+  } else if (draining) {
+    std::vector<long> counts(o.workers);
+    std::vector<std::string> errors(o.workers);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < o.workers; ++w) {
+      threads.emplace_back([&, w] {
+        try {
+          counts[w] = drain(d, o.mode, w);
+        } catch (const std::exception& e) {
+          errors[w] = e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) {
+      if (!e.empty()) throw std::runtime_error(e);
+    }
+    for (long c : counts) done += c;
+  } else {
+    throw std::invalid_argument("unknown mode " + o.mode);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  if (done != o.jobs) {
+    throw std::runtime_error("processed " + std::to_string(done) + " of " +
+                             std::to_string(o.jobs) + " jobs");
+  }
+  std::printf(
+      "{\"peer\":\"soundhash-db\",\"mode\":\"%s\",\"workers\":%d,"
+      "\"jobs\":%d,\"seconds\":%.4f,\"jobs_per_second\":%.1f}\n",
+      o.mode.c_str(), o.workers, o.jobs, seconds, o.jobs / seconds);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "soundhash_queue_peer: %s\n", e.what());
+  return 1;
+}

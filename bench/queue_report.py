@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Prints bench/run-queue's table: medians per (peer, mode, workers) and the
+ratios the work-queue issue sets targets for."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+runs = defaultdict(list)
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    r = json.loads(line)
+    runs[(r["peer"], r["mode"], r["workers"])].append(r["jobs_per_second"])
+jobs = json.loads(open(sys.argv[1]).readline())["jobs"]
+
+
+def med(peer, mode, w):
+    v = runs.get((peer, mode, w))
+    return statistics.median(v) if v else None
+
+
+def fmt(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+
+rows = [("insert, one at a time", "insert-one", "insert-one", 1, 2.0),
+        ("insert, one batch", "insert-batch", "insert-batch", 1, None)]
+for w in (1, 2, 4):
+    rows.append((f"drain per job, {w} worker{'s' if w > 1 else ''}",
+                 "drain", "drain", w, 2.0))
+for w in (1, 2, 4):
+    rows.append((f"drain per job, 2 commits/job, {w} worker{'s' if w > 1 else ''}",
+                 "drain-2commit", "drain", w, None))
+for w in (1, 2, 4):
+    rows.append((f"drain per job, asynchronous commit, {w} worker{'s' if w > 1 else ''}",
+                 "drain-async", "drain", w, 2.0))
+for w in (1, 2, 4):
+    rows.append((f"drain batched, {w} worker{'s' if w > 1 else ''}",
+                 "drain-batched", "drain-batched", w, 1.0))
+
+n = max((len(v) for v in runs.values()), default=0)
+print(f"Jobs per second, median of {n} runs of {jobs:,} jobs "
+      "(soundhash-db vs graphile-worker 0.17.3, same server, fsync on)\n")
+print("| operation | soundhash-db | graphile-worker | ratio | target |")
+print("| --- | ---: | ---: | ---: | --- |")
+for label, ours, theirs, w, target in rows:
+    a, b = med("soundhash-db", ours, w), med("graphile-worker", theirs, w)
+    ratio = f"{a / b:.2f}x" if a and b else "-"
+    goal = "-" if target is None else (f">= {target:g}x" if target > 1 else "> 1x")
+    ok = ""
+    if target is not None and a and b:
+        ok = " ok" if a / b >= target and (target > 1 or a > b) else " MISSED"
+    print(f"| {label} | {fmt(a)} | {fmt(b)} | {ratio} | {goal}{ok} |")
