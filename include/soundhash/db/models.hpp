@@ -220,7 +220,8 @@ struct ProcessingJob {
   std::optional<std::string> current_step;
   /// When the job was created.
   Timestamp created_at{};
-  /// When the job first moved to running.
+  /// When the job last started running: each claim sets it
+  /// (update_job_status keeps the first).
   std::optional<Timestamp> started_at;
   /// When the job last moved to completed, failed or cancelled.
   std::optional<Timestamp> completed_at;
