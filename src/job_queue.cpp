@@ -15,7 +15,6 @@
 namespace soundhash::db {
 namespace {
 
-using detail::kJobCols;
 using detail::to_job;
 using detail::to_jobs;
 

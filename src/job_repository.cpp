@@ -6,7 +6,6 @@
 
 namespace soundhash::db {
 
-using detail::kJobCols;
 using detail::to_job;
 using detail::to_jobs;
 
@@ -65,13 +64,15 @@ std::pair<ProcessingJob, bool> create_if_absent(
   return session.call("create_job_if_not_exists", [&] {
     auto row = session
                    .execute_last(
-                       "SELECT (r.job).*, r.created FROM "
+                       "SELECT r.created, (r.job).* FROM "
                        "soundhash_create_job_if_not_exists($1, $2, $3, $4, "
                        "$5, $6, $7) r",
                        job_type, target_id, parameters, check_statuses,
                        priority, max_retries, delay.count())
                    .one();
-    std::pair<ProcessingJob, bool> out{to_job(row), row[kJobCols].as<bool>()};
+    // `created` first: the job's columns end the row, so a column a later
+    // migration adds to processing_jobs cannot shift what this code reads.
+    std::pair<ProcessingJob, bool> out{to_job(row, 1), row[0].as<bool>()};
     const auto& job = out.first;
     if (out.second) {
       logger().info("Created new processing job: type={}, target={}, id={}",

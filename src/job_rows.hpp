@@ -13,11 +13,12 @@
 namespace soundhash::db::detail {
 
 // In table order, so that `(r.job).*` and `c.*` produce the same columns.
+// Queries put those at the end of their rows: columns a later migration adds
+// then only trail what to_job reads.
 #define SH_JOB_COLS                                                       \
   "id, job_type, status, target_id, parameters, progress, current_step, " \
   "created_at, started_at, completed_at, error_message, retry_count, "    \
   "max_retries, priority, run_at, attempts, locked_by, heartbeat_at"
-constexpr int kJobCols = 18;
 
 inline ProcessingJob to_job(const Row& r, int first = 0) {
   ProcessingJob j;

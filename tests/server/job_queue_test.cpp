@@ -304,6 +304,29 @@ TEST_F(QueueTest, FusedCompleteAndClaimDrainsInOneCallPerJob) {
             1);
 }
 
+// A column added by a later migration trails the rows this code reads, so a
+// binary built before it keeps working while the schema moves on.
+TEST_F(QueueTest, AColumnAddedLaterDoesNotShiftWhatIsRead) {
+  side.exec(
+      "ALTER TABLE processing_jobs ADD COLUMN added_later integer "
+      "NOT NULL DEFAULT 7");
+  auto [made, created] = jobs.create_job_if_not_exists("fp", "later");
+  EXPECT_TRUE(created);
+  EXPECT_EQ(made.target_id, "later");
+  const auto j = jobs.claim_next_job({"fp"}, "w");
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->locked_by, "w");
+  const auto f = jobs.fail_job(j->id, "w", "again", {0ms, 0ms, 1.0});
+  EXPECT_EQ(f.status, "pending");
+  const auto k = jobs.claim_next_job({"fp"}, "w");
+  ASSERT_TRUE(k);
+  jobs.create_job("fp", "next");
+  const auto next = jobs.complete_job_and_claim_next(k->id, "w", {"fp"});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->target_id, "next");
+  EXPECT_EQ(next->attempts, 1);
+}
+
 // ---- Autocommit sessions ---------------------------------------------------
 
 TEST_F(QueueTest, AutocommitCallsAreDurableWhenTheyReturn) {
