@@ -17,20 +17,11 @@ const std::vector<std::string>& JobRepository::default_check_statuses() {
 ProcessingJob JobRepository::create_job(std::string_view job_type,
                                         std::string_view target_id,
                                         std::optional<std::string> parameters) {
-  detail::require_id("create_job", "job_type", job_type);
-  detail::require_id("create_job", "target_id", target_id);
-  return session_.call("create_job", [&] {
-    auto job =
-        to_job(session_
-                   .execute_last(
-                       "INSERT INTO processing_jobs (job_type, target_id, "
-                       "parameters) VALUES ($1, $2, $3) RETURNING " SH_JOB_COLS,
-                       job_type, target_id, parameters)
-                   .one());
-    logger().info("Created new processing job: type={}, target={}, id={}",
-                  job.job_type, job.target_id, job.id);
-    return job;
-  });
+  NewJob job;
+  job.job_type = job_type;
+  job.target_id = target_id;
+  job.parameters = std::move(parameters);
+  return create_job(job);  // one INSERT for both forms (src/job_queue.cpp)
 }
 
 bool JobRepository::job_exists(std::string_view job_type,
