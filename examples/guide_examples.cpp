@@ -452,9 +452,8 @@ void run_queue_examples(db::Database& database) {
   db::JobListener listener{database, {"fingerprint"}};
   std::atomic<bool> stop{false};
   int done = 0;
-  std::thread worker([&] {
-    done = work_until_stopped(database, listener, stop, "guide:1");
-  });
+  std::thread worker(
+      [&] { done = work_until_stopped(database, listener, stop, "guide:1"); });
   auto s = database.autocommit_session();
   db::JobRepository jobs{s};
   // Until every job has been tried once (the broken one now waits out its
@@ -474,7 +473,8 @@ void run_queue_examples(db::Database& database) {
   std::printf("drained: %d\n", drain(jobs, "guide:2"));
   const auto job = jobs.create_job("fingerprint", "vid_guide_3");
   const auto claimed = jobs.claim_next_job({"fingerprint"}, "guide:3");
-  if (!claimed || claimed->id != job.id) throw std::runtime_error("claim order");
+  if (!claimed || claimed->id != job.id)
+    throw std::runtime_error("claim order");
   finish_job(database, *claimed, "guide:3", {});
   rescue_stale(database);
 }
