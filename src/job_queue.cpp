@@ -1,8 +1,8 @@
 // JobRepository's work-queue methods: create with options, claim, heartbeat,
-// complete, fail with backoff, rescue. Each is one statement (one round trip;
-// in an autocommit session the COMMIT rides along), and each that acts for a
-// worker changes a job only while that worker owns it (status running,
-// locked_by = worker).
+// complete, fail with backoff, rescue, release, purge. Each is one statement
+// (one round trip; in an autocommit session the COMMIT rides along), and each
+// that acts for a worker changes a job only while that worker owns it (status
+// running, locked_by = worker).
 
 #include <algorithm>
 #include <cmath>
@@ -389,6 +389,59 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
                     j.error_message.value_or(""));
     }
     return jobs;
+  });
+}
+
+std::vector<std::int64_t> JobRepository::release_jobs(
+    const std::vector<std::int64_t>& job_ids, std::string_view worker_id) {
+  constexpr std::string_view op = "release_jobs";
+  for (auto id : job_ids) detail::require_key(op, "job_ids[i]", id);
+  require_worker(op, worker_id);
+  if (job_ids.empty()) return {};
+  return session_.call(op, [&] {
+    // The attempt the claim counted never ran, so it is taken back; run_at
+    // stays, so the job keeps its place ahead of newer ones. Going back to
+    // pending fires the requeue trigger: idle workers wake up.
+    auto r = session_.execute_last(
+        "WITH changed AS (UPDATE processing_jobs j SET status = 'pending', "
+        "locked_by = NULL, heartbeat_at = NULL, started_at = NULL, "
+        "attempts = greatest(j.attempts - 1, 0) WHERE j.id = ANY ($1) AND "
+        "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
+        "SELECT DISTINCT k.id FROM unnest($1::bigint[]) k (id) "
+        "WHERE k.id NOT IN (SELECT id FROM changed) ORDER BY k.id",
+        job_ids, worker_id);
+    std::vector<std::int64_t> lost;
+    for (const auto& row : r) lost.push_back(row[0].as<std::int64_t>());
+    logger().info("{}: worker '{}' released {} of {} jobs", op, worker_id,
+                  job_ids.size() - lost.size(), job_ids.size());
+    return lost;
+  });
+}
+
+std::int64_t JobRepository::purge_finished_jobs(
+    std::chrono::milliseconds older_than, int max_jobs) {
+  constexpr std::string_view op = "purge_finished_jobs";
+  if (older_than.count() <= 0) {
+    throw InvalidArgument(std::string(op) + ": older_than must be > 0");
+  }
+  detail::require_limit(op, max_jobs);
+  return session_.call(op, [&] {
+    // SKIP LOCKED: concurrent purgers split the work instead of queueing on
+    // each other, and a job someone is changing (say `jobs retry` putting a
+    // failed job back) is left for the next call; a row changed since the
+    // snapshot is re-checked, so a job put back to pending is never deleted.
+    auto r = session_.execute_last(
+        "WITH old AS (SELECT o.id FROM processing_jobs o WHERE "
+        "o.status IN ('completed', 'failed', 'cancelled') AND "
+        "coalesce(o.completed_at, o.created_at) < "
+        "now() - $1 * interval '1 millisecond' "
+        "ORDER BY o.id LIMIT $2 FOR UPDATE SKIP LOCKED), "
+        "gone AS (DELETE FROM processing_jobs j USING old WHERE j.id = old.id "
+        "RETURNING 1) SELECT count(*) FROM gone",
+        static_cast<std::int64_t>(older_than.count()), max_jobs);
+    const auto n = r.one()[0].as<std::int64_t>();
+    if (n > 0) logger().info("{}: deleted {} finished jobs", op, n);
+    return n;
   });
 }
 

@@ -94,13 +94,13 @@ data_rows() {
 
 run --help
 expect_rc 0
-for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" doctor; do
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" "jobs purge" doctor; do
   expect_out "^  $c "
 done
 expect_out "exit codes"
 expect_out "--database URL"
 
-for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" doctor; do
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" "jobs purge" doctor; do
   # shellcheck disable=SC2086 # "jobs list" is two words on purpose
   run $c --help
   expect_rc 0
@@ -163,6 +163,11 @@ expect_err "--older-than: expected a whole number"
 expect_usage_error jobs rescue --older-than soon
 expect_usage_error jobs rescue --older-than 60 extra
 expect_err "unexpected argument 'extra'"
+expect_usage_error jobs purge
+expect_err "missing --older-than"
+expect_usage_error jobs purge --older-than 0
+expect_usage_error jobs purge --older-than 60 --batch 0
+expect_err "--batch: expected a whole number"
 SOUNDHASH_DB_POOL_SIZE=lots expect_usage_error status
 expect_err "SOUNDHASH_DB_POOL_SIZE"
 
@@ -184,6 +189,10 @@ run jobs retry 1
 expect_rc 1
 expect_err "not migrated"
 run jobs rescue --older-than 60
+expect_rc 1
+expect_one_error_line
+expect_err "not migrated"
+run jobs purge --older-than 60
 expect_rc 1
 expect_one_error_line
 expect_err "not migrated"
@@ -424,6 +433,35 @@ checks=$((checks + 1))
 [ "$(sql "SELECT status, locked_by IS NULL FROM processing_jobs
           WHERE id = $spent_id")" = "pending|t" ] ||
   fail "retry did not clear locked_by of job $spent_id"
+# Purge: five finished jobs two days old (three kinds), one finished a minute
+# ago, one pending job two days old; batches of 2 must still purge all five.
+for t in c1 c2 f1 x1 c3 recent waiting; do
+  run jobs enqueue q_purge "$t"
+  expect_rc 0
+done
+sql "UPDATE processing_jobs SET status = CASE left(target_id, 1) WHEN 'c'
+       THEN 'completed' WHEN 'f' THEN 'failed' ELSE 'cancelled' END,
+       completed_at = now() - interval '2 days'
+     WHERE job_type = 'q_purge' AND target_id NOT IN ('recent', 'waiting')"
+sql "UPDATE processing_jobs SET status = 'completed', completed_at = now() -
+       interval '1 min' WHERE job_type = 'q_purge' AND target_id = 'recent'"
+sql "UPDATE processing_jobs SET created_at = now() - interval '2 days'
+     WHERE job_type = 'q_purge' AND target_id = 'waiting'"
+run jobs purge --older-than 86400 --batch 2
+expect_rc 0
+expect_quiet_stderr
+expect_out '^deleted 5 finished jobs$'
+checks=$((checks + 1))
+[ "$(sql "SELECT string_agg(target_id, ',' ORDER BY id) FROM processing_jobs
+          WHERE job_type = 'q_purge'")" = "recent,waiting" ] ||
+  fail "purge left the wrong jobs"
+run jobs purge --older-than 86400
+expect_rc 0
+expect_out '^deleted 0 finished jobs$'
+run jobs purge --older-than=30
+expect_rc 0
+expect_out '^deleted 1 finished job$'
+
 sql "DELETE FROM processing_jobs WHERE job_type LIKE 'q\_%'"
 
 # --- status ------------------------------------------------------------------

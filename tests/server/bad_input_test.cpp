@@ -1,5 +1,6 @@
 // Bad input: a clear typed error, the unit rolled back, the connection
 // reusable, and everything committed earlier intact.
+#include <chrono>
 #include <cmath>
 #include <functional>
 
@@ -153,6 +154,20 @@ const std::vector<Case>& cases() {
        [](auto&, auto& j, auto) { j.create_job("t", "x", "\xc3\x28"s); }},
       {"NUL in parameters", Kind::invalid, "",
        [](auto&, auto& j, auto) { j.create_job("t", "x", "{\0}"s); }},
+      {"release job id 0", Kind::invalid, "",
+       [](auto&, auto& j, auto) {
+         (void)j.release_jobs({5, 0}, "w");
+       }},
+      {"release without a worker", Kind::invalid, "",
+       [](auto&, auto& j, auto) { (void)j.release_jobs({5}, ""); }},
+      {"purge everything finished from now on", Kind::invalid, "",
+       [](auto&, auto& j, auto) {
+         j.purge_finished_jobs(std::chrono::milliseconds{-1});
+       }},
+      {"purge batch of 0", Kind::invalid, "",
+       [](auto&, auto& j, auto) {
+         j.purge_finished_jobs(std::chrono::hours{1}, 0);
+       }},
   };
   return all;
 }

@@ -304,6 +304,124 @@ TEST_F(QueueTest, FusedCompleteAndClaimDrainsInOneCallPerJob) {
             1);
 }
 
+TEST_F(QueueTest, ReleasedJobsGoBackToTheFrontUnownedWithTheAttemptTakenBack) {
+  std::vector<db::NewJob> batch;
+  for (int i = 0; i < 4; ++i) batch.push_back(job("r" + std::to_string(i)));
+  const auto ids = jobs.create_jobs_batch(batch);
+  jobs.create_job(job("newer"));
+  const auto got = jobs.claim_jobs({"fp"}, "w", 4);
+  ASSERT_EQ(got.size(), 4u);
+  // One of the batch was rescued and taken by another worker meanwhile.
+  side.exec("UPDATE processing_jobs SET locked_by = 'other' WHERE id = " +
+            std::to_string(ids[3]));
+  const auto before_other = row(ids[3]);
+
+  db::JobListener listener{database, {"fp"}};
+  sh_test::LogCapture log;
+  EXPECT_EQ(jobs.release_jobs({ids[1], ids[2], ids[3]}, "w"),
+            std::vector<std::int64_t>{ids[3]});
+  EXPECT_EQ(row(ids[3]), before_other) << "another worker's job changed";
+  EXPECT_TRUE(log.contains("released 2 of 3 jobs"));
+  EXPECT_TRUE(listener.wait_for_jobs(5s)) << "a release did not wake workers";
+  for (auto id : {ids[1], ids[2]}) {
+    EXPECT_EQ(side.value("SELECT concat_ws(',', status, attempts, locked_by IS "
+                         "NULL, heartbeat_at IS NULL, started_at IS NULL) "
+                         "FROM processing_jobs WHERE id = " +
+                         std::to_string(id)),
+              "pending,0,t,t,t");
+  }
+  // They keep their place: claimed again before the newer job.
+  const auto again = jobs.claim_jobs({"fp"}, "w2", 2);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].id, ids[1]);
+  EXPECT_EQ(again[1].id, ids[2]);
+  EXPECT_EQ(again[0].attempts, 1) << "the released claim still counted";
+  EXPECT_THROW(jobs.complete_job(ids[1], "w"), db::JobNotOwned);
+  EXPECT_EQ(jobs.release_jobs({ids[1]}, "w"), std::vector<std::int64_t>{ids[1]})
+      << "the old owner released a job it had lost";
+  jobs.complete_job(ids[0], "w");
+  EXPECT_TRUE(jobs.release_jobs({}, "w").empty());
+}
+
+TEST_F(QueueTest, PurgeDeletesOnlyFinishedJobsOlderThanTheCutoffInBatches) {
+  std::vector<db::NewJob> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(job("p" + std::to_string(i)));
+  const auto ids = jobs.create_jobs_batch(batch);
+  // ids[0..5]: finished long ago (completed, failed, cancelled, two each);
+  // ids[6]: finished a minute ago; ids[7]: pending, created long ago;
+  // ids[8]: running; ids[9]: pending.
+  side.exec(
+      "UPDATE processing_jobs SET status = (ARRAY['completed', 'failed', "
+      "'cancelled'])[1 + (id - " +
+      std::to_string(ids[0]) +
+      ") % 3], "
+      "completed_at = now() - interval '2 days' WHERE id BETWEEN " +
+      std::to_string(ids[0]) + " AND " + std::to_string(ids[5]));
+  side.exec(
+      "UPDATE processing_jobs SET status = 'completed', completed_at = now() "
+      "- interval '1 minute' WHERE id = " +
+      std::to_string(ids[6]));
+  side.exec(
+      "UPDATE processing_jobs SET created_at = now() - interval '2 days' "
+      "WHERE id = " +
+      std::to_string(ids[7]));
+  side.exec(
+      "UPDATE processing_jobs SET status = 'running', started_at = now() - "
+      "interval '2 days' WHERE id = " +
+      std::to_string(ids[8]));
+
+  EXPECT_EQ(jobs.purge_finished_jobs(24h, 4), 4);
+  EXPECT_EQ(
+      side.count("SELECT count(*) FROM processing_jobs WHERE id IN (" +
+                 std::to_string(ids[0]) + "," + std::to_string(ids[1]) + "," +
+                 std::to_string(ids[2]) + "," + std::to_string(ids[3]) + ")"),
+      0)
+      << "oldest first";
+  EXPECT_EQ(jobs.purge_finished_jobs(24h, 4), 2);
+  EXPECT_EQ(jobs.purge_finished_jobs(24h, 4), 0);
+  EXPECT_EQ(side.value("SELECT string_agg(target_id, ',' ORDER BY id) FROM "
+                       "processing_jobs"),
+            "p6,p7,p8,p9");
+  EXPECT_EQ(jobs.purge_finished_jobs(30s), 1);
+  EXPECT_EQ(side.value("SELECT string_agg(target_id, ',' ORDER BY id) FROM "
+                       "processing_jobs"),
+            "p7,p8,p9");
+
+  // A purged job no longer blocks idempotent creation for its target.
+  EXPECT_TRUE(jobs.create_job_if_not_exists(job("p0"), {"completed"}).second);
+  EXPECT_THROW(jobs.purge_finished_jobs(0ms), db::InvalidArgument);
+  EXPECT_THROW(jobs.purge_finished_jobs(1h, 0), db::InvalidArgument);
+}
+
+// Two purgers at once never wait for each other and delete each job once;
+// a failed job put back to pending meanwhile (a held row lock) is kept.
+TEST_F(QueueTest, ConcurrentPurgersSplitTheWorkAndSkipRowsBeingChanged) {
+  std::vector<db::NewJob> batch(2000, job("old"));
+  const auto ids = jobs.create_jobs_batch(batch);
+  side.exec(
+      "UPDATE processing_jobs SET status = 'failed', completed_at = now() - "
+      "interval '1 day'");
+  auto retrier = database.session();
+  retrier.execute("UPDATE processing_jobs SET status = 'pending' WHERE id = $1",
+                  ids[0]);  // uncommitted: its row is locked
+
+  std::atomic<std::int64_t> deleted{0};
+  std::vector<std::thread> purgers;
+  for (int t = 0; t < 2; ++t) {
+    purgers.emplace_back([&] {
+      auto p = database.autocommit_session();
+      db::JobRepository repo{p};
+      while (const auto n = repo.purge_finished_jobs(1h, 50)) deleted += n;
+    });
+  }
+  for (auto& t : purgers) t.join();
+  retrier.commit();
+  EXPECT_EQ(deleted.load(), 1999);
+  EXPECT_EQ(side.value("SELECT string_agg(id::text || ':' || status, ',') "
+                       "FROM processing_jobs"),
+            std::to_string(ids[0]) + ":pending");
+}
+
 // A column added by a later migration trails the rows this code reads, so a
 // binary built before it keeps working while the schema moves on.
 TEST_F(QueueTest, AColumnAddedLaterDoesNotShiftWhatIsRead) {

@@ -35,6 +35,7 @@ const Command& jobs_list_command();
 const Command& jobs_enqueue_command();
 const Command& jobs_retry_command();
 const Command& jobs_rescue_command();
+const Command& jobs_purge_command();
 const Command& doctor_command();
 
 }  // namespace soundhash::cli

@@ -141,6 +141,27 @@ class JobRepository {
   /// job is rescued by exactly one caller. Returns the rescued jobs.
   std::vector<ProcessingJob> rescue_stale_jobs(
       std::chrono::milliseconds older_than);
+  /// Hands claimed jobs back without running them (a worker shutting down
+  /// with part of a claim_jobs batch left): each goes back to pending in its
+  /// old place in the queue (run_at unchanged), unowned, with the claim's
+  /// attempt taken back, and listeners are woken. Returns the ids this
+  /// worker did not own (left alone; empty when all were released).
+  ///
+  ///   auto batch = repo.claim_jobs({"video_process"}, me, 100);
+  ///   // ... stopping after k of them:
+  ///   repo.release_jobs(ids_of(batch.begin() + k, batch.end()), me);
+  [[nodiscard]] std::vector<std::int64_t> release_jobs(
+      const std::vector<std::int64_t>& job_ids, std::string_view worker_id);
+  /// Deletes up to `max_jobs` (> 0) finished jobs (completed, failed or
+  /// cancelled) that finished more than `older_than` (> 0) ago, oldest first;
+  /// returns how many it deleted. Call again while it returns `max_jobs` to
+  /// purge more in bounded transactions. Keeping the table to live jobs and
+  /// recent history keeps autovacuum cheap and frequent, and the queue's
+  /// claims depend on it (docs/guide.md, "Keeping the queue fast"). A purged
+  /// job no longer counts for create_job_if_not_exists. Safe to run from
+  /// several processes at once.
+  std::int64_t purge_finished_jobs(std::chrono::milliseconds older_than,
+                                   int max_jobs = 10000);
 
   /// Jobs for `target_id`, newest first, of `job_type` if given.
   std::vector<ProcessingJob> get_jobs_by_target(
