@@ -446,6 +446,46 @@ void rescue_stale(db::Database& database) {
 }
 // [end]
 
+// [example: release]
+// A batch worker asked to stop hands back the jobs it has not started:
+// they go back to the front of the queue for other workers.
+std::size_t work_batch(db::JobRepository& jobs, const std::string& me,
+                       const std::atomic<bool>& stop) {
+  const auto batch = jobs.claim_jobs({"fingerprint"}, me, 100);
+  std::vector<std::int64_t> done, left;
+  for (const auto& job : batch) {
+    if (stop) {
+      left.push_back(job.id);
+      continue;
+    }
+    try {
+      fingerprint_job(job);
+      done.push_back(job.id);
+    } catch (const std::exception& e) {
+      jobs.fail_job(job.id, me, e.what());
+    }
+  }
+  if (!jobs.complete_jobs(done, me).empty()) spdlog::warn("some were rescued");
+  if (!jobs.release_jobs(left, me).empty()) spdlog::warn("some were rescued");
+  return done.size();
+}
+// [end]
+
+// [example: purge]
+// Nightly, from cron or a timer: keep a week of finished jobs. Each call is
+// one short transaction of at most 10,000 deletions.
+std::int64_t purge_history(db::Database& database) {
+  auto s = database.autocommit_session();
+  db::JobRepository jobs{s};
+  std::int64_t total = 0, n = 0;
+  do {
+    n = jobs.purge_finished_jobs(std::chrono::days(7), 10000);
+    total += n;
+  } while (n == 10000);
+  return total;
+}
+// [end]
+
 void run_queue_examples(db::Database& database) {
   enqueue_work("vid_guide");
   enqueue_work("broken");
@@ -477,6 +517,16 @@ void run_queue_examples(db::Database& database) {
     throw std::runtime_error("claim order");
   finish_job(database, *claimed, "guide:3", {});
   rescue_stale(database);
+  enqueue_work("vid_guide_4");
+  const std::atomic<bool> stopping{true};
+  if (work_batch(jobs, "guide:4", stopping) != 0)
+    throw std::runtime_error("a stopping batch worker ran a job");
+  const auto released = jobs.claim_next_job({"fingerprint"}, "guide:5");
+  if (!released || released->target_id != "vid_guide_4")
+    throw std::runtime_error("the released job was not first in line");
+  jobs.complete_job(released->id, "guide:5");
+  std::printf("purged: %lld\n",
+              static_cast<long long>(purge_history(database)));
 }
 
 int run_all() {
