@@ -133,8 +133,8 @@ void work(db::Database& database, const Options& o, int index) {
       if (!job) job = jobs.claim_next_job(o.types, me);
       if (!job) {
         if (o.until_idle && queue_empty(jobs, o)) return;
-        // Woken early by a NOTIFY (new or re-queued job) or a signal. A job
-        // whose backoff ends sends no NOTIFY: the next poll finds it.
+        // Woken early by a NOTIFY (a new or re-queued job, or a delayed one
+        // coming due) or a signal; the poll is the fallback.
         listener.wait_for_jobs(o.until_idle ? std::min(o.poll, ms(200))
                                             : o.poll);
         continue;

@@ -372,10 +372,9 @@ bool Connection::hung_up() noexcept {
   return broken();
 }
 
-void Connection::await_notifications(std::string_view channel,
-                                     std::chrono::milliseconds timeout,
+void Connection::await_notifications(std::chrono::milliseconds timeout,
                                      int wake_fd,
-                                     std::vector<std::string>& payloads) {
+                                     std::vector<Notification>& out) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto lost = [this] {
     const std::string why = conn_ ? trim(PQerrorMessage(conn_)) : "";
@@ -388,10 +387,10 @@ void Connection::await_notifications(std::string_view channel,
     // Notifications may already sit in libpq's buffer (they can arrive with
     // any earlier result), so look before waiting.
     while (PGnotify* n = PQnotifies(conn_)) {
-      if (channel == n->relname) payloads.emplace_back(n->extra);
+      out.push_back({n->relname, n->extra});
       PQfreemem(n);
     }
-    if (!payloads.empty()) return;
+    if (!out.empty()) return;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return;

@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
+#include <iterator>
+#include <set>
+#include <string_view>
 #include <system_error>
 
 #include "soundhash/db/database.hpp"
@@ -17,8 +21,18 @@
 namespace soundhash::db {
 namespace {
 
-// The channel the migrations' triggers notify, with the job type as payload.
+using Clock = std::chrono::steady_clock;
+
+// The channels the migrations' triggers notify: jobs runnable now, with the
+// job type as payload, and jobs whose run_at is ahead, with payload
+// "<milliseconds until run_at> <job type>" (the type last: it may hold any
+// character).
 constexpr std::string_view kChannel = "soundhash_jobs";
+constexpr std::string_view kDelayedChannel = "soundhash_jobs_delayed";
+
+// At most this many announced run_at times are remembered; a job announced
+// beyond them is found by a poll instead.
+constexpr std::size_t kMaxDue = 4096;
 
 }  // namespace
 
@@ -28,18 +42,66 @@ struct JobListener::Impl {
   std::unique_ptr<detail::Connection> conn;
   int wake_fd = -1;
 
+  // When announced jobs of our types come due, earliest first.
+  std::multiset<Clock::time_point> due;
+
   void connect() {
     auto c = std::make_unique<detail::Connection>(db.config().conninfo,
                                                   /*prepare=*/false);
-    c->exec({"LISTEN soundhash_jobs"});
+    c->exec_script("LISTEN soundhash_jobs; LISTEN soundhash_jobs_delayed");
     conn = std::move(c);
   }
 
-  bool wanted(const std::vector<std::string>& payloads) const {
-    if (types.empty()) return !payloads.empty();
-    return std::any_of(payloads.begin(), payloads.end(), [&](const auto& p) {
-      return std::find(types.begin(), types.end(), p) != types.end();
-    });
+  bool wanted(std::string_view type) const {
+    return types.empty() ||
+           std::find(types.begin(), types.end(), type) != types.end();
+  }
+
+  // True if a notification says jobs of our types are runnable now; jobs
+  // announced for later are remembered until they come due. The wait in a
+  // delayed payload starts when the trigger ran, before the commit that
+  // delivered it, so counting it from receipt is never early.
+  bool take(const std::vector<detail::Notification>& notes) {
+    bool runnable = false;
+    const auto received = Clock::now();
+    for (const auto& n : notes) {
+      if (n.channel == kChannel) {
+        runnable = runnable || wanted(n.payload);
+        continue;
+      }
+      if (n.channel != kDelayedChannel) continue;
+      const auto space = n.payload.find(' ');
+      if (space == std::string::npos) continue;
+      std::int64_t ms = 0;
+      const char* end = n.payload.data() + space;
+      const auto [at, ec] = std::from_chars(n.payload.data(), end, ms);
+      if (ec != std::errc{} || at != end || ms < 0) continue;
+      if (!wanted(std::string_view(n.payload).substr(space + 1))) continue;
+      remember(received + std::chrono::milliseconds{ms});
+    }
+    return runnable;
+  }
+
+  void remember(Clock::time_point at) {
+    if (due.size() >= kMaxDue) {
+      const auto last = std::prev(due.end());
+      if (at >= *last) return;
+      due.erase(last);
+    }
+    due.insert(at);
+  }
+
+  // True, forgetting them, if announced jobs have come due.
+  bool came_due() {
+    const auto end = due.upper_bound(Clock::now());
+    if (end == due.begin()) return false;
+    due.erase(due.begin(), end);
+    return true;
+  }
+
+  // `deadline`, or sooner when an announced job comes due.
+  Clock::time_point wake_at(Clock::time_point deadline) const {
+    return due.empty() ? deadline : std::min(deadline, *due.begin());
   }
 
   // Drains the wake-up counter; true if interrupt() was called.
@@ -48,13 +110,12 @@ struct JobListener::Impl {
     return ::read(wake_fd, &n, sizeof n) == static_cast<ssize_t>(sizeof n);
   }
 
-  // The polling fallback: sleep `timeout` unless interrupted.
-  void sleep(std::chrono::milliseconds timeout) const {
+  // The polling fallback: sleep until `deadline` unless interrupted.
+  void sleep_until(Clock::time_point deadline) const {
     pollfd fd{wake_fd, POLLIN, 0};
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) return;
       const int rc = ::poll(&fd, 1,
                             static_cast<int>(std::min<long long>(
@@ -98,6 +159,8 @@ bool JobListener::wait_for_jobs(std::chrono::milliseconds timeout) {
   }
   Impl& m = *impl_;
   if (m.take_interrupt()) return false;
+  if (m.came_due()) return true;
+  const auto deadline = Clock::now() + timeout;
   if (!m.conn) {
     try {
       m.connect();
@@ -105,21 +168,19 @@ bool JobListener::wait_for_jobs(std::chrono::milliseconds timeout) {
       return true;  // jobs may have come while it was away
     } catch (const Error& e) {
       logger().debug("Job listener still cannot connect: {}", e.what());
-      m.sleep(timeout);
-      m.take_interrupt();
-      return false;
+      m.sleep_until(m.wake_at(deadline));
+      if (m.take_interrupt()) return false;
+      return m.came_due();
     }
   }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::vector<std::string> payloads;
+  std::vector<detail::Notification> notes;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    payloads.clear();
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        m.wake_at(deadline) - Clock::now());
+    notes.clear();
     try {
-      m.conn->await_notifications(kChannel,
-                                  std::max(left, std::chrono::milliseconds{0}),
-                                  m.wake_fd, payloads);
+      m.conn->await_notifications(std::max(left, std::chrono::milliseconds{0}),
+                                  m.wake_fd, notes);
     } catch (const ConnectionError& e) {
       logger().warn(
           "Job listener lost its connection ({}); polling until it is back",
@@ -128,8 +189,9 @@ bool JobListener::wait_for_jobs(std::chrono::milliseconds timeout) {
       return true;
     }
     if (m.take_interrupt()) return false;
-    if (m.wanted(payloads)) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (m.take(notes)) return true;
+    if (m.came_due()) return true;
+    if (Clock::now() >= deadline) return false;
   }
 }
 

@@ -613,6 +613,56 @@ TEST_F(QueueTest, OnlyCommittedJobsOfTheListenedTypesWake) {
   EXPECT_TRUE(listener.wait_for_jobs(5s));
 }
 
+// Jobs whose run_at is ahead wake a listener when they come due (not at its
+// next poll, and never before they can be claimed); other types' do not.
+TEST_F(QueueTest, DelayedJobsWakeTheListenerWhenTheyComeDue) {
+  db::JobListener listener{database, {"fp"}};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<db::NewJob> batch = {job("now"), job("soon", 0, 1200ms)};
+  jobs.create_jobs_batch(batch);
+  db::NewJob other = job("other-soon", 0, 400ms);
+  other.job_type = "other";
+  jobs.create_job(other);
+
+  ASSERT_TRUE(listener.wait_for_jobs(60s));
+  EXPECT_EQ(jobs.claim_next_job({"fp"}, "w")->target_id, "now");
+  ASSERT_TRUE(listener.wait_for_jobs(60s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s)
+      << "woken by the poll timeout, not by the delayed notification";
+  const auto soon = jobs.claim_next_job({"fp"}, "w");
+  ASSERT_TRUE(soon) << "woken before the delayed job could be claimed";
+  EXPECT_EQ(soon->target_id, "soon");
+  EXPECT_FALSE(listener.wait_for_jobs(300ms)) << "nothing else was due";
+}
+
+TEST_F(QueueTest, ARetryWakesTheListenerWhenItsBackoffEnds) {
+  db::JobListener listener{database, {"fp"}};
+  jobs.create_job(job("flaky"));
+  ASSERT_TRUE(listener.wait_for_jobs(5s));
+  const auto j = jobs.claim_next_job({"fp"}, "w");
+  ASSERT_TRUE(j);
+  const auto t0 = std::chrono::steady_clock::now();
+  jobs.fail_job(j->id, "w", "boom", {800ms, 800ms, 1.0});
+  ASSERT_TRUE(listener.wait_for_jobs(60s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s)
+      << "woken by the poll timeout, not by the retry's notification";
+  const auto again = jobs.claim_next_job({"fp"}, "w");
+  ASSERT_TRUE(again) << "woken before the backoff ended";
+  EXPECT_EQ(again->id, j->id);
+}
+
+// The delayed payload is "<ms> <type>": a type with spaces still matches.
+TEST_F(QueueTest, ADelayedJobOfATypeWithSpacesWakesItsListener) {
+  db::JobListener listener{database, {"fp x y"}};
+  db::NewJob j = job("spaced", 0, 300ms);
+  j.job_type = "fp x y";
+  jobs.create_job(j);
+  ASSERT_TRUE(listener.wait_for_jobs(60s));
+  const auto got = jobs.claim_next_job({"fp x y"}, "w");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->target_id, "spaced");
+}
+
 TEST_F(QueueTest, InterruptEndsAWaitAtOnce) {
   db::JobListener listener{database};
   std::thread stopper([&] {
@@ -628,7 +678,8 @@ TEST_F(QueueTest, InterruptEndsAWaitAtOnce) {
 TEST_F(QueueTest, ListenerReconnectsAfterItsBackendIsKilled) {
   db::JobListener listener{database, {"fp"}};
   const auto pid = side.count(
-      "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN soundhash_jobs' "
+      "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN "
+      "soundhash_jobs%' "
       "AND datname = current_database()");
   sh_test::Side(sh_test::admin_conninfo()).terminate(static_cast<int>(pid));
   EXPECT_TRUE(listener.wait_for_jobs(5s)) << "lost: poll now";

@@ -24,11 +24,12 @@ class Database;
 /// Blocks a worker until a job of its types is created (or goes back to
 /// pending), using LISTEN/NOTIFY on a connection of its own (not from the
 /// pool). Notifications are sent at commit, so a rolled-back creation wakes
-/// nobody. When the connection is lost the listener falls back to polling:
-/// each wait tries to reconnect and otherwise just sleeps its timeout. Not
-/// thread-safe, except interrupt(). Behind PgBouncer in transaction pooling
-/// mode LISTEN does not work: connect the listener to the server directly,
-/// or rely on the timeout.
+/// nobody. A job whose run_at is ahead (a delay, a retry's backoff) wakes it
+/// when the job comes due, if the listener heard of it. When the connection is
+/// lost the listener falls back to polling: each wait tries to reconnect and
+/// otherwise just sleeps its timeout. Not thread-safe, except interrupt().
+/// Behind PgBouncer in transaction pooling mode LISTEN does not work: connect
+/// the listener to the server directly, or rely on the timeout.
 class JobListener {
  public:
   /// Listens for jobs of `job_types` (any type when empty). A server that is
@@ -39,8 +40,9 @@ class JobListener {
   JobListener& operator=(const JobListener&) = delete;
 
   /// Waits up to `timeout` (>= 0) for a new job. True when jobs may be
-  /// waiting: a notification came, or the listener just (re)connected or
-  /// lost its connection, so notifications may have been missed; claim now.
+  /// waiting: a notification came, an announced delayed job came due, or the
+  /// listener just (re)connected or lost its connection, so notifications may
+  /// have been missed; claim now.
   /// False when the timeout passed quietly or interrupt() was called.
   bool wait_for_jobs(std::chrono::milliseconds timeout);
 

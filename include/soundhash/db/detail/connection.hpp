@@ -46,6 +46,12 @@ struct Outcome {
 
 enum class TxStatus { idle, active, in_transaction, in_error, unknown };
 
+/// A NOTIFY received on a LISTENing connection.
+struct Notification {
+  std::string channel;
+  std::string payload;
+};
+
 class Connection {
  public:
   /// Connects; throws ConnectionError (with the password redacted).
@@ -77,13 +83,11 @@ class Connection {
   /// closed it (its goodbye, or EOF, is waiting on the socket).
   bool hung_up() noexcept;
 
-  /// After LISTEN: waits up to `timeout` for notifications on `channel` and
-  /// appends their payloads; returns as soon as there is at least one, or
-  /// when `wake_fd` (if >= 0) becomes readable. Throws ConnectionError when
-  /// the connection is lost.
-  void await_notifications(std::string_view channel,
-                           std::chrono::milliseconds timeout, int wake_fd,
-                           std::vector<std::string>& payloads);
+  /// After LISTEN: waits up to `timeout` for notifications and appends them;
+  /// returns as soon as there is at least one, or when `wake_fd` (if >= 0)
+  /// becomes readable. Throws ConnectionError when the connection is lost.
+  void await_notifications(std::chrono::milliseconds timeout, int wake_fd,
+                           std::vector<Notification>& out);
 
   [[nodiscard]] bool broken() const noexcept;
   [[nodiscard]] TxStatus tx_status() const noexcept;
