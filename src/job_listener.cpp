@@ -37,7 +37,7 @@ constexpr std::size_t kMaxDue = 4096;
 }  // namespace
 
 struct JobListener::Impl {
-  Database& db;
+  std::string conninfo;  // a copy: the listener may outlive its Database
   std::vector<std::string> types;
   std::unique_ptr<detail::Connection> conn;
   int wake_fd = -1;
@@ -46,7 +46,7 @@ struct JobListener::Impl {
   std::multiset<Clock::time_point> due;
 
   void connect() {
-    auto c = std::make_unique<detail::Connection>(db.config().conninfo,
+    auto c = std::make_unique<detail::Connection>(conninfo,
                                                   /*prepare=*/false);
     c->exec_script("LISTEN soundhash_jobs; LISTEN soundhash_jobs_delayed");
     conn = std::move(c);
@@ -126,7 +126,7 @@ struct JobListener::Impl {
 };
 
 JobListener::JobListener(Database& db, std::vector<std::string> job_types)
-    : impl_(new Impl{db, std::move(job_types)}) {
+    : impl_(new Impl{db.config().conninfo, std::move(job_types)}) {
   impl_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl_->wake_fd < 0) {
     throw std::system_error(errno, std::generic_category(),

@@ -675,6 +675,27 @@ TEST_F(QueueTest, InterruptEndsAWaitAtOnce) {
   stopper.join();
 }
 
+// The listener keeps what it needs to reconnect: the Database it was made
+// from may be gone (this reconnect would read freed memory otherwise, which
+// the sanitizer builds catch).
+TEST_F(QueueTest, AListenerReconnectsAfterItsDatabaseIsGone) {
+  std::unique_ptr<db::JobListener> listener;
+  {
+    db::Database temp{database.config()};
+    listener =
+        std::make_unique<db::JobListener>(temp, std::vector<std::string>{"fp"});
+  }
+  const auto pid = side.count(
+      "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN "
+      "soundhash_jobs%' AND datname = current_database()");
+  sh_test::Side(sh_test::admin_conninfo()).terminate(static_cast<int>(pid));
+  EXPECT_TRUE(listener->wait_for_jobs(5s)) << "lost: poll now";
+  EXPECT_TRUE(listener->wait_for_jobs(5s)) << "reconnected: poll now";
+  EXPECT_TRUE(listener->connected());
+  jobs.create_job("fp", "after-its-database");
+  EXPECT_TRUE(listener->wait_for_jobs(30s));
+}
+
 TEST_F(QueueTest, ListenerReconnectsAfterItsBackendIsKilled) {
   db::JobListener listener{database, {"fp"}};
   const auto pid = side.count(

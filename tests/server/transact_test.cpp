@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <barrier>
+#include <string>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "test_db.hpp"
 
@@ -38,6 +41,22 @@ TEST_F(Transact, ReturnsWhatTheUnitReturnsAndCommits) {
   });
   EXPECT_EQ(balance, 90);
   EXPECT_EQ(side.count("SELECT balance FROM accounts WHERE id = 1"), 90);
+}
+
+// A unit that returns a reference (here into a result the unit made) gets a
+// copy back: the reference would dangle once the unit is over.
+TEST_F(Transact, AReferenceTheUnitReturnsComesBackAsACopy) {
+  std::vector<std::string> names;
+  auto&& got = database.transact([&](db::Session& s) -> std::string& {
+    names.push_back(
+        s.execute("SELECT 'from the unit'").one()[0].as<std::string>());
+    return names.back();
+  });
+  static_assert(std::is_same_v<decltype(got), std::string&&>,
+                "transact must return by value");
+  names.clear();
+  names.shrink_to_fit();
+  EXPECT_EQ(got, "from the unit");
 }
 
 TEST_F(Transact, ExceptionRollsBackAndPropagates) {

@@ -53,11 +53,12 @@ class Database {
   /// failure anywhere in it (including at COMMIT) the whole unit is rolled
   /// back and run again per `config().retry`, sleeping with nothing held.
   /// Calls inside do not retry by themselves: the unit has one budget.
-  /// CommitInDoubt is never retried. Returns what `fn` returns.
+  /// CommitInDoubt is never retried. Returns what `fn` returns, by value
+  /// (a reference `fn` returns could point into the finished unit).
   template <class F>
   auto transact(F&& fn, TxOptions options = {})
-      -> std::invoke_result_t<F&, Session&> {
-    using R = std::invoke_result_t<F&, Session&>;
+      -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
+    using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
     return db_retry("transact", config_.retry, [&]() -> R {
       Session s(*this, options, Session::Kind::managed);
       if constexpr (std::is_void_v<R>) {

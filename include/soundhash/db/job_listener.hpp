@@ -32,7 +32,8 @@ class Database;
 /// the listener to the server directly, or rely on the timeout.
 class JobListener {
  public:
-  /// Listens for jobs of `job_types` (any type when empty). A server that is
+  /// Listens for jobs of `job_types` (any type when empty) on the server of
+  /// `db`'s config (`db` need not outlive the listener). A server that is
   /// down now is not an error: the listener polls until it is back.
   explicit JobListener(Database& db, std::vector<std::string> job_types = {});
   ~JobListener();
