@@ -30,9 +30,10 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kChannel = "soundhash_jobs";
 constexpr std::string_view kDelayedChannel = "soundhash_jobs_delayed";
 
-// At most this many announced run_at times are remembered; a job announced
-// beyond them is found by a poll instead.
+// At most this many announced run_at times are remembered, none further
+// ahead than a day; a job announced beyond them is found by a poll instead.
 constexpr std::size_t kMaxDue = 4096;
+constexpr std::int64_t kMaxAheadMs = 24LL * 3600 * 1000;
 
 }  // namespace
 
@@ -75,7 +76,9 @@ struct JobListener::Impl {
       std::int64_t ms = 0;
       const char* end = n.payload.data() + space;
       const auto [at, ec] = std::from_chars(n.payload.data(), end, ms);
-      if (ec != std::errc{} || at != end || ms < 0) continue;
+      if (ec != std::errc{} || at != end || ms < 0 || ms > kMaxAheadMs) {
+        continue;
+      }
       if (!wanted(std::string_view(n.payload).substr(space + 1))) continue;
       remember(received + std::chrono::milliseconds{ms});
     }
