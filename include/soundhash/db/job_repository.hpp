@@ -148,8 +148,9 @@ class JobRepository {
   /// worker did not own (left alone; empty when all were released).
   ///
   ///   auto batch = repo.claim_jobs({"video_process"}, me, 100);
-  ///   // ... stopping after k of them:
-  ///   repo.release_jobs(ids_of(batch.begin() + k, batch.end()), me);
+  ///   std::vector<std::int64_t> unstarted;  // filled once asked to stop
+  ///   ...
+  ///   repo.release_jobs(unstarted, me);
   [[nodiscard]] std::vector<std::int64_t> release_jobs(
       const std::vector<std::int64_t>& job_ids, std::string_view worker_id);
   /// Deletes up to `max_jobs` (> 0) finished jobs (completed, failed or
