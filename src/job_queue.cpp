@@ -445,4 +445,23 @@ std::int64_t JobRepository::purge_finished_jobs(
   });
 }
 
+std::optional<std::chrono::milliseconds> JobRepository::oldest_runnable_wait(
+    const std::vector<std::string>& job_types) {
+  constexpr std::string_view op = "oldest_runnable_wait";
+  for (const auto& t : job_types) detail::require_id(op, "job_types[i]", t);
+  return session_.call(op, [&]() -> std::optional<std::chrono::milliseconds> {
+    const auto row = session_
+                         .execute_last(
+                             "SELECT floor(extract(epoch FROM now() - "
+                             "min(q.run_at)) * 1000)::bigint FROM "
+                             "processing_jobs q WHERE q.status = 'pending' "
+                             "AND q.run_at <= now() AND (cardinality($1::"
+                             "text[]) = 0 OR q.job_type = ANY ($1))",
+                             job_types)
+                         .one();
+    if (row[0].is_null()) return std::nullopt;
+    return std::chrono::milliseconds{row[0].as<std::int64_t>()};
+  });
+}
+
 }  // namespace soundhash::db

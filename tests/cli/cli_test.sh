@@ -481,6 +481,7 @@ expect_out '^  pending +3$'  # vid1, vid2, weird
 expect_out '^  running +1$'
 expect_out '^  failed +0$'
 expect_out '^  total +4$'
+expect_out '^  oldest runnable +[0-9]+s$'
 
 # --- passwords are never printed ----------------------------------------------
 # The test server trusts everyone, so a wrong password still connects.

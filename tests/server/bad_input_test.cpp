@@ -164,6 +164,10 @@ const std::vector<Case>& cases() {
        [](auto&, auto& j, auto) {
          j.purge_finished_jobs(std::chrono::milliseconds{-1});
        }},
+      {"lag of an empty job type", Kind::invalid, "",
+       [](auto&, auto& j, auto) {
+         j.oldest_runnable_wait({"fp", ""});
+       }},
       {"purge batch of 0", Kind::invalid, "",
        [](auto&, auto& j, auto) {
          j.purge_finished_jobs(std::chrono::hours{1}, 0);

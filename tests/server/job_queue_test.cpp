@@ -422,6 +422,40 @@ TEST_F(QueueTest, ConcurrentPurgersSplitTheWorkAndSkipRowsBeingChanged) {
             std::to_string(ids[0]) + ":pending");
 }
 
+TEST_F(QueueTest, OldestRunnableWaitIsTheQueuesLag) {
+  EXPECT_FALSE(jobs.oldest_runnable_wait()) << "an empty queue has no lag";
+  jobs.create_job(job("future", 0, 1h));
+  EXPECT_FALSE(jobs.oldest_runnable_wait()) << "a job not yet runnable";
+  const auto a = jobs.create_job(job("waiting")).id;
+  db::NewJob other = job("other");
+  other.job_type = "other";
+  const auto b = jobs.create_job(other).id;
+  side.exec(
+      "UPDATE processing_jobs SET run_at = now() - interval '90 seconds' "
+      "WHERE id = " +
+      std::to_string(a));
+  side.exec(
+      "UPDATE processing_jobs SET run_at = now() - interval '10 minutes' "
+      "WHERE id = " +
+      std::to_string(b));
+
+  const auto all = jobs.oldest_runnable_wait();
+  ASSERT_TRUE(all);
+  EXPECT_GE(*all, 10min);
+  EXPECT_LT(*all, 11min);
+  const auto fp = jobs.oldest_runnable_wait({"fp"});
+  ASSERT_TRUE(fp);
+  EXPECT_GE(*fp, 90s);
+  EXPECT_LT(*fp, 2min);
+  EXPECT_FALSE(jobs.oldest_runnable_wait({"nobody"}));
+
+  // A claimed job is no longer waiting.
+  ASSERT_EQ(jobs.claim_next_job({"other"}, "w")->id, b);
+  const auto after = jobs.oldest_runnable_wait();
+  ASSERT_TRUE(after);
+  EXPECT_LT(*after, 2min);
+}
+
 // A column added by a later migration trails the rows this code reads, so a
 // binary built before it keeps working while the schema moves on.
 TEST_F(QueueTest, AColumnAddedLaterDoesNotShiftWhatIsRead) {

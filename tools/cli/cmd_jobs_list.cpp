@@ -39,15 +39,6 @@ constexpr OptionSpec kOptions[] = {
     {"--limit", "", "N", "at most N jobs (default 20)"},
 };
 
-// "45s", "4m05s", "2h03m", "3d04h": how long ago, to the second.
-std::string age(double seconds) {
-  const auto s = static_cast<std::int64_t>(seconds < 0 ? 0 : seconds);
-  if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
-  return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
-}
-
 std::optional<std::string> status_filter(const ParsedArgs& args) {
   auto status = args.value("--status");
   if (status && !db::job_status::is_valid(*status)) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
 
 namespace soundhash::cli {
@@ -64,6 +65,14 @@ std::string one_line(std::string_view text) {
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return printable(out);
+}
+
+std::string age(double seconds) {
+  const auto s = static_cast<std::int64_t>(seconds < 0 ? 0 : seconds);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
 }
 
 std::string micros(std::chrono::nanoseconds d) {

@@ -26,6 +26,9 @@ std::string one_line(std::string_view text);
 /// A duration in whole microseconds, e.g. "183 µs".
 std::string micros(std::chrono::nanoseconds d);
 
+/// A duration to the second, compact: "45s", "4m05s", "2h03m", "3d04h".
+std::string age(double seconds);
+
 /// A plain-text table with a header row; columns are as wide as their widest
 /// cell. Right-aligned columns are for numbers.
 class Table {

@@ -163,6 +163,13 @@ class JobRepository {
   /// several processes at once.
   std::int64_t purge_finished_jobs(std::chrono::milliseconds older_than,
                                    int max_jobs = 10000);
+  /// How long the longest-waiting runnable job (pending, run_at passed) of
+  /// `job_types` (any type when empty) has been runnable: the queue's lag,
+  /// for alerts ("no worker took a job for 5 minutes"). nullopt when no job
+  /// is runnable. Reads every runnable job's index entry: a monitoring call,
+  /// not one for a worker's loop.
+  std::optional<std::chrono::milliseconds> oldest_runnable_wait(
+      const std::vector<std::string>& job_types = {});
 
   /// Jobs for `target_id`, newest first, of `job_type` if given.
   std::vector<ProcessingJob> get_jobs_by_target(
