@@ -27,6 +27,22 @@ void require_worker(std::string_view op, std::string_view worker_id) {
   detail::require_id(op, "worker_id", worker_id);
 }
 
+// The checks of a call that acts for `worker_id` on `job_ids`.
+void require_batch(std::string_view op,
+                   const std::vector<std::int64_t>& job_ids,
+                   std::string_view worker_id) {
+  for (auto id : job_ids) detail::require_key(op, "job_ids[i]", id);
+  require_worker(op, worker_id);
+}
+
+// The first column of `r`: the job ids a statement returned.
+std::vector<std::int64_t> ids_of(const Result& r) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(r.size());
+  for (const auto& row : r) ids.push_back(row[0].as<std::int64_t>());
+  return ids;
+}
+
 void require_types(std::string_view op,
                    const std::vector<std::string>& job_types) {
   if (job_types.empty()) {
@@ -171,9 +187,7 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
         "WITH ORDINALITY AS u (t, g, p, pr, mr, d, ord) ORDER BY ord "
         "RETURNING id",
         types, targets, params, priorities, max_retries, delays);
-    std::vector<std::int64_t> ids;
-    ids.reserve(r.size());
-    for (const auto& row : r) ids.push_back(row[0].as<std::int64_t>());
+    auto ids = ids_of(r);
     std::sort(ids.begin(), ids.end());
     logger().info("Created {} processing jobs", ids.size());
     return ids;
@@ -233,8 +247,7 @@ void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
 std::vector<std::int64_t> JobRepository::complete_jobs(
     const std::vector<std::int64_t>& job_ids, std::string_view worker_id) {
   constexpr std::string_view op = "complete_jobs";
-  for (auto id : job_ids) detail::require_key(op, "job_ids[i]", id);
-  require_worker(op, worker_id);
+  require_batch(op, job_ids, worker_id);
   if (job_ids.empty()) return {};
   return session_.call(op, [&] {
     // A job this worker already completed counts as done: repeating the call
@@ -249,8 +262,7 @@ std::vector<std::int64_t> JobRepository::complete_jobs(
         "(o.id IS NULL OR o.status <> 'completed' OR o.locked_by <> $2 OR "
         "o.locked_by IS NULL)",
         job_ids, worker_id);
-    std::vector<std::int64_t> lost;
-    for (const auto& row : r) lost.push_back(row[0].as<std::int64_t>());
+    auto lost = ids_of(r);
     if (!lost.empty()) {
       logger().warn(
           "{}: worker '{}' no longer owned {} of {} jobs; they were left alone",
@@ -395,8 +407,7 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
 std::vector<std::int64_t> JobRepository::release_jobs(
     const std::vector<std::int64_t>& job_ids, std::string_view worker_id) {
   constexpr std::string_view op = "release_jobs";
-  for (auto id : job_ids) detail::require_key(op, "job_ids[i]", id);
-  require_worker(op, worker_id);
+  require_batch(op, job_ids, worker_id);
   if (job_ids.empty()) return {};
   return session_.call(op, [&] {
     // The attempt the claim counted never ran, so it is taken back; run_at
@@ -410,8 +421,7 @@ std::vector<std::int64_t> JobRepository::release_jobs(
         "SELECT DISTINCT k.id FROM unnest($1::bigint[]) k (id) "
         "WHERE k.id NOT IN (SELECT id FROM changed) ORDER BY k.id",
         job_ids, worker_id);
-    std::vector<std::int64_t> lost;
-    for (const auto& row : r) lost.push_back(row[0].as<std::int64_t>());
+    auto lost = ids_of(r);
     logger().info("{}: worker '{}' released {} of {} jobs", op, worker_id,
                   job_ids.size() - lost.size(), job_ids.size());
     return lost;

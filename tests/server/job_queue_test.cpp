@@ -36,6 +36,13 @@ class QueueTest : public RepoTest {
     return side.value("SELECT p::text FROM processing_jobs p WHERE id = " +
                       std::to_string(id));
   }
+  // Kills the backend of the (one) JobListener connected to this database.
+  void kill_listener_backend() {
+    const auto pid = side.count(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN "
+        "soundhash_jobs%' AND datname = current_database()");
+    sh_test::Side(sh_test::admin_conninfo()).terminate(static_cast<int>(pid));
+  }
   // A pointer: a Session member would make the fixture's destructor
   // noexcept(false).
   std::unique_ptr<db::Session> s{
@@ -719,10 +726,7 @@ TEST_F(QueueTest, AListenerReconnectsAfterItsDatabaseIsGone) {
     listener =
         std::make_unique<db::JobListener>(temp, std::vector<std::string>{"fp"});
   }
-  const auto pid = side.count(
-      "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN "
-      "soundhash_jobs%' AND datname = current_database()");
-  sh_test::Side(sh_test::admin_conninfo()).terminate(static_cast<int>(pid));
+  kill_listener_backend();
   EXPECT_TRUE(listener->wait_for_jobs(5s)) << "lost: poll now";
   EXPECT_TRUE(listener->wait_for_jobs(5s)) << "reconnected: poll now";
   EXPECT_TRUE(listener->connected());
@@ -732,11 +736,7 @@ TEST_F(QueueTest, AListenerReconnectsAfterItsDatabaseIsGone) {
 
 TEST_F(QueueTest, ListenerReconnectsAfterItsBackendIsKilled) {
   db::JobListener listener{database, {"fp"}};
-  const auto pid = side.count(
-      "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN "
-      "soundhash_jobs%' "
-      "AND datname = current_database()");
-  sh_test::Side(sh_test::admin_conninfo()).terminate(static_cast<int>(pid));
+  kill_listener_backend();
   EXPECT_TRUE(listener.wait_for_jobs(5s)) << "lost: poll now";
   EXPECT_FALSE(listener.connected());
   EXPECT_TRUE(listener.wait_for_jobs(5s)) << "reconnected: poll now";
