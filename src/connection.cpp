@@ -56,6 +56,20 @@ std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
   }
 }
 
+// The next statement's result in a pipeline (libpq ends each statement's
+// results with a null; only the first is kept).
+PGresult* next_result(PGconn* conn) {
+  PGresult* first = nullptr;
+  while (PGresult* r = PQgetResult(conn)) {
+    if (first == nullptr) {
+      first = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  return first;
+}
+
 bool succeeded(const PGresult* r) {
   switch (PQresultStatus(r)) {
     case PGRES_COMMAND_OK:
@@ -159,10 +173,11 @@ Connection::~Connection() {
 }
 
 bool Connection::broken() const noexcept {
-  return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
+  return conn_ == nullptr || unusable_ || PQstatus(conn_) != CONNECTION_OK;
 }
 
 TxStatus Connection::tx_status() const noexcept {
+  if (commit_pending_) return TxStatus::idle;  // as soon as the server reads it
   switch (PQtransactionStatus(conn_)) {
     case PQTRANS_IDLE:
       return TxStatus::idle;
@@ -194,8 +209,51 @@ std::string_view Connection::prepared_name(std::string_view sql, bool& newly) {
   return prepared_.emplace(std::string(sql), std::move(name)).first->second;
 }
 
+void Connection::commit_in_background() noexcept {
+  settle(true);
+  if (broken()) return;
+  if (PQenterPipelineMode(conn_) == 1 &&
+      PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr,
+                        1) == 1 &&
+      PQpipelineSync(conn_) == 1) {  // also sends it
+    commit_pending_ = true;
+    return;
+  }
+  // Only a failing connection gets here; what it has queued is unknown, so
+  // it must not be used again (the pool drops a broken connection).
+  logger().warn("could not send COMMIT: {}", trim(PQerrorMessage(conn_)));
+  unusable_ = true;
+}
+
+bool Connection::settle(bool then_exit_pipeline) noexcept {
+  if (!commit_pending_) return true;
+  commit_pending_ = false;
+  PGresult* r = next_result(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    // Nothing was written, so nothing is lost; the caller sees broken().
+    PQclear(r);
+    return false;
+  }
+  if (r == nullptr || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    logger().warn("background COMMIT failed: {}",
+                  trim(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_)));
+  }
+  PQclear(r);
+  r = PQgetResult(conn_);  // the Sync's
+  const bool synced = r != nullptr && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+  PQclear(r);
+  if (!synced || (then_exit_pipeline && PQexitPipelineMode(conn_) != 1)) {
+    unusable_ = true;  // out of step with the server: never reuse
+    return false;
+  }
+  return true;
+}
+
 Outcome Connection::run(std::span<const Statement> stmts,
                         std::span<Result> results) {
+  // A background COMMIT's reply is read after this batch is sent: the server
+  // has both by then, and the caller waits for one round trip, not two.
+  const bool settle_after_send = commit_pending_;
   Outcome out;
   auto fail = [&](int index, std::exception_ptr e) {
     if (out.ok()) {
@@ -248,21 +306,18 @@ Outcome Connection::run(std::span<const Statement> stmts,
   const bool synced = PQpipelineSync(conn_) == 1;
   if (!synced) fail(static_cast<int>(sent), error_from(conn_, nullptr));
 
+  // Replies come in order: if the connection went before the COMMIT's, it
+  // went before this batch's too. Whether the server ran the batch is then
+  // unknown, as for any failure of the batch's first statement.
+  if (settle_after_send && !settle(false)) {
+    fail(0, error_from(conn_, nullptr));
+    return out;
+  }
+
   // Read each statement's results (a prepare's result comes first).
-  auto next_result = [&]() -> PGresult* {
-    PGresult* first = nullptr;
-    while (PGresult* r = PQgetResult(conn_)) {
-      if (first == nullptr) {
-        first = r;
-      } else {
-        PQclear(r);
-      }
-    }
-    return first;
-  };
   for (std::size_t i = 0; i < sent; ++i) {
     if (newly[i]) {
-      PGresult* r = next_result();
+      PGresult* r = next_result(conn_);
       if (r == nullptr || !succeeded(r)) {
         if (r && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
           fail(static_cast<int>(i), error_from(conn_, r));
@@ -273,7 +328,7 @@ Outcome Connection::run(std::span<const Statement> stmts,
       }
       PQclear(r);
     }
-    PGresult* r = next_result();
+    PGresult* r = next_result(conn_);
     if (r == nullptr) {
       fail(static_cast<int>(i), error_from(conn_, nullptr));
       if (PQstatus(conn_) == CONNECTION_BAD) break;
@@ -311,6 +366,7 @@ Result Connection::exec(const Statement& stmt) {
 }
 
 void Connection::exec_script(std::string_view sql) {
+  settle(true);
   std::string s(sql);
   PGresult* r = PQexec(conn_, s.c_str());
   std::exception_ptr e;
@@ -322,6 +378,7 @@ void Connection::exec_script(std::string_view sql) {
 
 std::int64_t Connection::copy_in(std::string_view copy_sql,
                                  std::string_view data) {
+  settle(true);
   std::string s(copy_sql);
   PGresult* r = PQexec(conn_, s.c_str());
   if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) {
@@ -353,6 +410,7 @@ std::int64_t Connection::copy_in(std::string_view copy_sql,
 }
 
 bool Connection::ping() noexcept {
+  settle(true);
   if (broken()) return false;
   PGresult* r = PQexec(conn_, "");
   const bool ok = r != nullptr && PQresultStatus(r) == PGRES_EMPTY_QUERY;
@@ -361,9 +419,10 @@ bool Connection::ping() noexcept {
 }
 
 bool Connection::hung_up() noexcept {
-  // Nothing is expected on an idle connection, so anything readable is a
-  // notice, a notification, or the server hanging up (a FATAL message, then
-  // EOF, which may take a second read to see).
+  // Nothing is expected on an idle connection but a background COMMIT's
+  // reply, so anything readable is that, a notice, a notification, or the
+  // server hanging up (a FATAL message, then EOF, which may take a second
+  // read to see). Reading only buffers it: the reply stays for run().
   for (int i = 0; i < 4 && !broken(); ++i) {
     pollfd fd{PQsocket(conn_), POLLIN, 0};
     if (::poll(&fd, 1, 0) <= 0) return false;
@@ -375,6 +434,7 @@ bool Connection::hung_up() noexcept {
 void Connection::await_notifications(std::chrono::milliseconds timeout,
                                      int wake_fd,
                                      std::vector<Notification>& out) {
+  settle(true);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto lost = [this] {
     const std::string why = conn_ ? trim(PQerrorMessage(conn_)) : "";

@@ -53,8 +53,10 @@ std::pair<ProcessingJob, bool> create_if_absent(
     std::int32_t max_retries, std::chrono::milliseconds delay,
     const std::vector<std::string>& check_statuses) {
   return session.call("create_job_if_not_exists", [&] {
+    // A job already there is found without writing: then, leading a READ
+    // COMMITTED unit, the call costs one round trip and leaves nothing open.
     auto row = session
-                   .execute_last(
+                   .execute_last_may_write_nothing(
                        "SELECT r.created, (r.job).* FROM "
                        "soundhash_create_job_if_not_exists($1, $2, $3, $4, "
                        "$5, $6, $7) r",

@@ -142,11 +142,13 @@ Result Session::run(const detail::Statement& st) {
     return run_committed(c, st);
   }
   // The unit's control statements ride in the same round trip as `st`.
-  detail::Statement batch[kMaxPrefix + 1];
-  Result results[kMaxPrefix + 1];
+  detail::Statement batch[kMaxPrefix + 2];
+  Result results[kMaxPrefix + 2];
   int n = 0;
-  if (c.tx_status() == detail::TxStatus::idle && st.plain_read && !has_work_ &&
-      options_.isolation == Isolation::read_committed) {
+  const bool leads_read_committed =
+      c.tx_status() == detail::TxStatus::idle && !has_work_ &&
+      options_.isolation == Isolation::read_committed;
+  if (leads_read_committed && st.plain_read) {
     // A leading read at READ COMMITTED: its own read-only transaction, one
     // round trip, nothing left open (see read()).
     batch[0] = {"BEGIN READ ONLY"};
@@ -160,12 +162,21 @@ Result Session::run(const detail::Statement& st) {
   for (int i = 0; i < p.n; ++i) batch[n++] = {p.sql[i]};
   if (!st.sql.empty()) batch[n++] = st;
   if (n == 0) return {};
+  const int at = n - 1;
+  // A leading write that may have had nothing to do: ask whether the
+  // transaction wrote anything (see execute_last_may_write_nothing).
+  const bool ask = leads_read_committed && st.may_write_nothing;
+  if (ask) batch[n++] = {"SELECT pg_current_xact_id_if_assigned() IS NULL"};
   const auto outcome = c.run({batch, static_cast<std::size_t>(n)},
                              {results, static_cast<std::size_t>(n)});
   prefix_done(p, outcome.failed);
   if (!outcome.ok()) fail(outcome.error);
-  has_work_ = true;
-  return st.sql.empty() ? Result() : std::move(results[n - 1]);
+  if (ask && results[n - 1].one()[0].as<bool>()) {
+    c.commit_in_background();  // nothing to keep open; has_work_ stays false
+  } else {
+    has_work_ = true;
+  }
+  return st.sql.empty() ? Result() : std::move(results[at]);
 }
 
 Result Session::run_committed(detail::Connection& c,

@@ -105,6 +105,43 @@ TEST_F(RepoTest, CreateJobIfNotExists) {
   EXPECT_NE(next.id, job.id);
 }
 
+TEST_F(RepoTest, FindingTheJobAlreadyThereLeavesNothingOpen) {
+  std::int64_t id = 0;
+  {
+    auto repo = db::job_repository(database);
+    id = repo->create_job_if_not_exists("video_process", "v1").first.id;
+  }
+  auto jobs_of = [&](const std::string& target) {
+    return side.count(
+        "SELECT count(*) FROM processing_jobs WHERE target_id = '" + target +
+        "'");
+  };
+  struct Boom {};
+  EXPECT_THROW(
+      {
+        auto repo = db::job_repository(database);
+        const auto hit = repo->create_job_if_not_exists("video_process", "v1");
+        EXPECT_FALSE(hit.second);
+        EXPECT_EQ(hit.first.id, id);
+        EXPECT_FALSE(repo.session().in_transaction())
+            << "a hit writes nothing, so its transaction ended with the call";
+        // The unit goes on in a new transaction and still rolls back whole.
+        repo->create_job("video_process", "v2");
+        EXPECT_TRUE(repo.session().in_transaction());
+        throw Boom{};
+      },
+      Boom);
+  EXPECT_EQ(jobs_of("v2"), 0);
+  {
+    auto repo = db::job_repository(database);
+    EXPECT_TRUE(repo->create_job_if_not_exists("video_process", "v3").second);
+    EXPECT_TRUE(repo.session().in_transaction()) << "a creation stays open";
+    EXPECT_EQ(jobs_of("v3"), 0) << "committed only when the scope ends";
+  }
+  EXPECT_EQ(jobs_of("v3"), 1);
+  EXPECT_EQ(jobs_of("v1"), 1);
+}
+
 TEST_F(RepoTest, CustomCheckStatuses) {
   auto repo = db::job_repository(database);
   const auto id = repo->create_job("video_process", "v").id;

@@ -245,6 +245,134 @@ TEST_F(SessionTest, LeadingReadAtReadCommittedLeavesNothingOpen) {
   EXPECT_EQ(items(), 1);
 }
 
+// execute_last_may_write_nothing: a leading write that turned out to write
+// nothing ends its transaction at once, like a leading read; anything else
+// keeps the unit whole.
+namespace {
+constexpr const char* kInsertIfAbsent =
+    "INSERT INTO items VALUES ($1, $2) ON CONFLICT (id) DO NOTHING";
+
+// The server's state of backend `pid` ("idle", "idle in transaction", ...)
+// once it is `want`, or after 5 s whatever it is then: a COMMIT sent without
+// waiting reaches the server a moment after the call returns.
+std::string backend_state(sh_test::Side& side, int pid,
+                          const std::string& want) {
+  const std::string q =
+      "SELECT state FROM pg_stat_activity WHERE pid = " + std::to_string(pid);
+  std::string state = side.value(q);
+  for (int i = 0; i < 500 && state != want; ++i) {
+    std::this_thread::sleep_for(10ms);
+    state = side.value(q);
+  }
+  return state;
+}
+}  // namespace
+
+TEST_F(SessionTest, ALeadingWriteThatWroteNothingLeavesNothingOpen) {
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  auto s = database.session();
+  const int pid = s.backend_pid();
+  auto r = s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  EXPECT_EQ(r.affected_rows(), 0);
+  EXPECT_FALSE(s.in_transaction());
+  // The COMMIT went out without the call waiting for it; the server has it.
+  EXPECT_EQ(backend_state(side, pid, "idle"), "idle");
+  // A later write begins a new transaction, and the unit still rolls back
+  // as a whole from there.
+  EXPECT_THROW(
+      {
+        s.execute("INSERT INTO items VALUES (2, 'b')");
+        EXPECT_TRUE(s.in_transaction());
+        EXPECT_EQ(backend_state(side, pid, "idle in transaction"),
+                  "idle in transaction");
+        throw Boom();
+      },
+      Boom);
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, ALeadingWriteThatWroteKeepsItsTransaction) {
+  EXPECT_THROW(
+      {
+        auto s = database.session();
+        auto r = s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "a");
+        EXPECT_EQ(r.affected_rows(), 1);
+        EXPECT_TRUE(s.in_transaction());
+        EXPECT_EQ(backend_state(side, s.backend_pid(), "idle in transaction"),
+                  "idle in transaction");
+        EXPECT_EQ(items(), 0) << "not committed before the scope ends";
+        throw Boom();
+      },
+      Boom);
+  EXPECT_EQ(items(), 0);
+  {
+    auto s = database.session();
+    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "a");
+  }
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, AWriteOfNothingAfterEarlierWorkKeepsTheUnit) {
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  EXPECT_THROW(
+      {
+        auto s = database.session();
+        s.execute("INSERT INTO items VALUES (2, 'b')");
+        s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+        EXPECT_TRUE(s.in_transaction()) << "the earlier write is still open";
+        throw Boom();
+      },
+      Boom);
+  EXPECT_EQ(items(), 1);
+}
+
+TEST_F(SessionTest, AWriteOfNothingAtRepeatableReadTakesNoShortcut) {
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  auto s = database.session({.isolation = db::Isolation::repeatable_read});
+  s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  EXPECT_TRUE(s.in_transaction()) << "the snapshot must be kept";
+  side.exec("INSERT INTO items VALUES (2, 'b')");
+  EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1);
+}
+
+TEST_F(SessionTest, AConnectionWithABackgroundCommitServesTheNextUser) {
+  auto c = sh_test::config();
+  c.pool_size = 1;
+  c.ping_after_idle = 0ms;  // every reuse pings, after reading the reply
+  db::Database one{c};
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  for (int i = 0; i < 3; ++i) {
+    auto s = one.session();
+    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  }
+  {
+    auto s = one.session();
+    EXPECT_EQ(s.execute("SELECT count(*) FROM items").one()[0].as<int>(), 1);
+    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+    s.execute("INSERT INTO items VALUES (2, 'b')");
+  }
+  EXPECT_EQ(items(), 2);
+  EXPECT_EQ(one.pool_stats().created, 1u) << "the one connection was reused";
+  EXPECT_EQ(one.pool_stats().discarded, 0u);
+}
+
+TEST_F(SessionTest, ABackendKilledAfterABackgroundCommitIsReplaced) {
+  side.exec("INSERT INTO items VALUES (1, 'a')");
+  int pid = 0;
+  {
+    auto s = database.session();
+    pid = s.backend_pid();
+    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  }
+  side.terminate(pid);
+  {
+    auto s = database.session();
+    s.execute("INSERT INTO items VALUES (2, 'b')");
+    EXPECT_NE(s.backend_pid(), pid);
+  }
+  EXPECT_EQ(items(), 2);
+}
+
 TEST_F(SessionTest, ReadOnlyStartThenWriteIsStillOneUnit) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   EXPECT_THROW(

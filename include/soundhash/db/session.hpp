@@ -77,7 +77,7 @@ class Session {
   /// file comment for its retry and rollback rules).
   template <detail::Bindable... Args>
   Result execute(std::string_view sql, const Args&... args) {
-    return statement(false, !call_active_, sql, args...);
+    return statement({.last = !call_active_}, sql, args...);
   }
 
   /// Like execute, for the last statement of the running call (repository
@@ -86,7 +86,24 @@ class Session {
   /// it in the same call is a logic_error.
   template <detail::Bindable... Args>
   Result execute_last(std::string_view sql, const Args&... args) {
-    return statement(false, true, sql, args...);
+    return statement({.last = true}, sql, args...);
+  }
+
+  /// Like execute_last, for a write that often has nothing to do, such as an
+  /// idempotent create that finds its job already there. When it is the
+  /// first work of a READ COMMITTED unit, the same round trip asks whether
+  /// the transaction wrote anything (has a transaction id); if not, the
+  /// transaction ends at once, its COMMIT sent without waiting for the
+  /// reply, as after a leading read(): a scope whose only call wrote nothing
+  /// costs one round trip and has nothing to commit, and a later call of the
+  /// unit begins a new transaction. Nothing can tell the difference at READ
+  /// COMMITTED, provided the statement takes no lock meant to last to the end
+  /// of the unit (an advisory or table lock; row locks assign a transaction
+  /// id). Elsewhere it is the same as execute_last.
+  template <detail::Bindable... Args>
+  Result execute_last_may_write_nothing(std::string_view sql,
+                                        const Args&... args) {
+    return statement({.last = true, .may_write_nothing = true}, sql, args...);
   }
 
   /// Like execute, for a statement that only reads. When it is the first
@@ -98,7 +115,7 @@ class Session {
   /// SERIALIZABLE unit, or after a write, it is the same as execute.
   template <detail::Bindable... Args>
   Result read(std::string_view sql, const Args&... args) {
-    return statement(true, !call_active_, sql, args...);
+    return statement({.plain_read = true, .last = !call_active_}, sql, args...);
   }
 
   /// Runs `fn()` as one call named `op`: retried as a whole when it is the
@@ -176,16 +193,17 @@ class Session {
     int uncaught = std::uncaught_exceptions();
   };
 
+  /// Runs `sql` with `args` bound, with the flags of `st` (its sql and
+  /// params are filled in here).
   template <class... Args>
-  Result statement(bool plain_read, bool last, std::string_view sql,
+  Result statement(detail::Statement st, std::string_view sql,
                    const Args&... args) {
     detail::Param params[sizeof...(Args) + 1];
     std::size_t i = 0;
     (detail::encode(params[i++], args), ...);
-    detail::Statement st{sql, {params, sizeof...(Args)}};
-    st.plain_read = plain_read;
-    st.last = last;
-    return call(plain_read ? "read" : "execute", [&] { return run(st); });
+    st.sql = sql;
+    st.params = {params, sizeof...(Args)};
+    return call(st.plain_read ? "read" : "execute", [&] { return run(st); });
   }
 
   [[nodiscard]] const RetryPolicy& policy() const noexcept;

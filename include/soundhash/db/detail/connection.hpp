@@ -34,6 +34,10 @@ struct Statement {
   /// The last statement of its call: in an autocommit session its COMMIT
   /// rides in the same round trip.
   bool last = false;
+  /// A write that often has nothing to do (an idempotent create finding its
+  /// job): when it leads a READ COMMITTED unit and writes nothing, its
+  /// transaction ends at once, as a leading read's does (Session::run).
+  bool may_write_nothing = false;
 };
 
 /// What a pipeline run produced: `failed` is the index of the statement that
@@ -71,6 +75,14 @@ class Connection {
   /// error.
   Result exec(const Statement& stmt);
 
+  /// Ends the open transaction, which must have written nothing (no
+  /// transaction id), without waiting: sends COMMIT and returns; the reply is
+  /// read by whatever uses the connection next. Such a COMMIT cannot fail
+  /// (only the connection can, and then nothing was lost), so nobody needs
+  /// its answer, and the server is out of the transaction one message later.
+  /// tx_status() reports idle from here on.
+  void commit_in_background() noexcept;
+
   /// Runs a multi-statement SQL script (simple protocol, no parameters).
   void exec_script(std::string_view sql);
 
@@ -101,9 +113,15 @@ class Connection {
 
  private:
   std::string_view prepared_name(std::string_view sql, bool& newly);
+  /// Reads the reply of a commit_in_background, if one is outstanding, and
+  /// leaves pipeline mode if `then_exit_pipeline` (run() reads it with a
+  /// batch sent behind it). False if the connection is lost or out of step.
+  bool settle(bool then_exit_pipeline) noexcept;
 
   pg_conn* conn_ = nullptr;
   bool prepare_ = true;
+  bool commit_pending_ = false;  // a commit_in_background's reply is unread
+  bool unusable_ = false;        // a background COMMIT could not be sent
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept {
