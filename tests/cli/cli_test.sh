@@ -279,6 +279,17 @@ checks=$((checks + 1))
 run jobs list --status completed
 expect_rc 0
 expect_out '^no jobs$'
+# --owner: what one worker holds.
+sql "UPDATE processing_jobs SET locked_by = 'web3:4711:0' WHERE id = $id1"
+run jobs list --owner web3:4711:0 --status running
+expect_rc 0
+expect_out "^ *$id1 +video_process +vid1 +running +0\.0% +$iso +0 +web3:4711:0 +- +[0-9]+s$"
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 1 ] || fail "--owner: expected 1 job"
+run jobs list --owner web3:4711:1
+expect_rc 0
+expect_out '^no jobs$'
+sql "UPDATE processing_jobs SET locked_by = NULL WHERE id = $id1"
 # Values are bound, never spliced into the SQL.
 run jobs list --type "x' OR '1'='1"
 expect_rc 0

@@ -29,6 +29,7 @@ constexpr std::string_view kListSql =
     "FROM processing_jobs "
     "WHERE ($1::text IS NULL OR status = $1::text) "
     "AND ($2::text IS NULL OR job_type = $2::text) "
+    "AND ($4::text IS NULL OR locked_by = $4::text) "
     "ORDER BY id DESC LIMIT $3";
 
 constexpr OptionSpec kOptions[] = {
@@ -36,6 +37,9 @@ constexpr OptionSpec kOptions[] = {
      "only jobs in status S (pending, running, completed, failed, "
      "cancelled)"},
     {"--type", "", "T", "only jobs of type T"},
+    {"--owner", "", "W",
+     "only jobs claimed last by worker W (what it holds, with --status "
+     "running)"},
     {"--limit", "", "N", "at most N jobs (default 20)"},
 };
 
@@ -53,6 +57,7 @@ std::optional<std::string> status_filter(const ParsedArgs& args) {
 int run_jobs_list(const Invocation& inv) {
   const auto status = status_filter(inv.args);
   const auto type = inv.args.value("--type");
+  const auto owner = inv.args.value("--owner");
   const auto limit_arg = inv.args.value("--limit");
   const std::int64_t limit =
       limit_arg ? parse_integer(*limit_arg, "--limit", 1, kMaxLimit)
@@ -68,7 +73,7 @@ int run_jobs_list(const Invocation& inv) {
           {"id", "type", "target", "status", "progress", "created_at",
            "attempts", "locked_by", "run_at", "heartbeat_age"},
           {true, false, false, false, true, false, true, false, false, true});
-      for (const auto& r : s.read(kListSql, status, type, limit)) {
+      for (const auto& r : s.read(kListSql, status, type, limit, owner)) {
         const auto job_status = r[3].as<std::string>();
         t.add_row({std::to_string(r[0].as<std::int64_t>()),
                    r[1].as<std::string>(), r[2].as<std::string>(), job_status,
@@ -99,7 +104,7 @@ int run_jobs_list(const Invocation& inv) {
 const Command& jobs_list_command() {
   static const Command kCommand{
       .name = "jobs list",
-      .synopsis = "[--status S] [--type T] [--limit N]",
+      .synopsis = "[--status S] [--type T] [--owner W] [--limit N]",
       .summary = "list jobs, newest first",
       .description =
           "Lists processing jobs, newest first: id, type, target, status,\n"
