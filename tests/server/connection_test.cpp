@@ -1,5 +1,9 @@
-// Statements, prepared-statement cache and the lack of it, on a real server.
+// Statements, the prepared-statement cache and the lack of it, and a COMMIT
+// sent without waiting, on a real server.
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
 
 #include "test_db.hpp"
 
@@ -75,4 +79,53 @@ TEST(Connection, SessionTalksToServer15) {
                      .as<int>();
   EXPECT_GE(v, 150000);
   EXPECT_LT(v, 160000);
+}
+
+// commit_in_background: the COMMIT goes out, its reply is read by whatever
+// uses the connection next, and every way of using it next copes.
+TEST(Connection, EveryUseAfterABackgroundCommitReadsItsReplyFirst) {
+  db::Database database{sh_test::config()};
+  sh_test::Side side;
+  side.exec("CREATE TABLE t (x int)");
+  auto conn = database.pool().acquire();
+  auto background_commit = [&] {
+    conn->exec({"BEGIN"});
+    (void)conn->exec({"SELECT count(*) FROM t"});
+    conn->commit_in_background();
+    EXPECT_EQ(conn->tx_status(), db::detail::TxStatus::idle);
+  };
+  background_commit();
+  EXPECT_EQ(conn->exec({"SELECT 41 + 1"}).one()[0].as<int>(), 42);
+  EXPECT_EQ(conn->tx_status(), db::detail::TxStatus::idle);
+  background_commit();
+  conn->exec_script("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)");
+  background_commit();
+  EXPECT_EQ(conn->copy_in("COPY t FROM STDIN", "3\n"), 1);
+  background_commit();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // reply in
+  EXPECT_FALSE(conn->hung_up()) << "a COMMIT's reply is not a hang-up";
+  EXPECT_TRUE(conn->ping());
+  background_commit();
+  EXPECT_FALSE(conn->hung_up());
+  database.pool().release(std::move(conn));  // kept: idle, not broken
+  EXPECT_EQ(database.pool_stats().discarded, 0u);
+  EXPECT_EQ(side.count("SELECT count(*) FROM t"), 3);
+}
+
+TEST(Connection, ABatchBehindABackgroundCommitOnALostConnectionFailsAsLost) {
+  db::Database database{sh_test::config()};
+  sh_test::Side side;
+  auto conn = database.pool().acquire();
+  conn->exec({"BEGIN"});
+  conn->commit_in_background();
+  side.terminate(conn->backend_pid());
+  const db::detail::Statement st{"SELECT 1"};
+  db::Result r;
+  const auto outcome = conn->run({&st, 1}, {&r, 1});
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.failed, 0);
+  EXPECT_THROW(std::rethrow_exception(outcome.error), db::ConnectionError);
+  EXPECT_TRUE(conn->broken());
+  database.pool().release(std::move(conn));
+  EXPECT_EQ(database.pool_stats().discarded, 1u);
 }
