@@ -109,6 +109,11 @@ CREATE INDEX processing_jobs_queue_idx ON processing_jobs (status, job_type, cre
 //     levels of concurrent callers may differ.
 //  4. Still none: insert the job (created = true).
 // Custom check_statuses work because nothing depends on a fixed status set.
+// JobRepository::purge_finished_jobs deletes the lock rows of keys it leaves
+// with no job, holding them locked (skipping held ones) and checking with a
+// snapshot taken after locking; a lock row made again after that is one a
+// REPEATABLE READ creator's older snapshot cannot see, so step 2 still fails
+// with 40001 for it.
 constexpr std::string_view kJobCreation = R"sql(
 CREATE TABLE soundhash_job_creation_locks (
   job_type  varchar(50)  NOT NULL,

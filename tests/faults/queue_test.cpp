@@ -246,34 +246,45 @@ TEST_F(QueueFaults, ConcurrentRescuersRescueEachJobOnce) {
 }
 
 // create_job_if_not_exists stays exact while workers claim, fail and
-// complete the same keys. A unique index over (type, target) among pending
-// and running jobs is the tripwire: a second live job for a key would raise
-// 23505 somewhere, and nobody may see one.
+// complete the same keys and a purger deletes finished jobs and the creation
+// locks of keys left with none; half the creators run at REPEATABLE READ,
+// whose older snapshots a dropped lock row must not fool. A unique index over
+// (type, target) among pending and running jobs is the tripwire: a second
+// live job for a key would raise 23505 somewhere, and nobody may see one.
 TEST_F(QueueFaults, IdempotentCreationHoldsWhileJobsMoveThroughTheQueue) {
   constexpr int kKeys = 40;
   side.exec(
       "CREATE UNIQUE INDEX one_live_job ON processing_jobs (job_type, "
       "target_id) WHERE status IN ('pending', 'running')");
+  struct Report {
+    int created = 0;
+    std::int64_t purged = 0;
+  };
   int results[2];
   ASSERT_EQ(pipe(results), 0);
   const auto codes = in_processes(4, [&](int p) {
     close(results[0]);
     db::Database d{worker_config()};
     const auto until = std::chrono::steady_clock::now() + 4s;
-    int created = 0;
-    if (p < 2) {  // creators
+    Report report;
+    if (p < 2) {  // creators, one at READ COMMITTED, one at REPEATABLE READ
       std::vector<std::thread> threads;
       std::atomic<int> made{0};
       for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&, t] {
+          const db::TxOptions options{
+              .isolation = t == 0 ? db::Isolation::read_committed
+                                  : db::Isolation::repeatable_read};
           try {
             for (int i = t; std::chrono::steady_clock::now() < until; ++i) {
               const auto key = "k" + std::to_string(i % kKeys);
-              const bool c = d.transact([&](db::Session& s) {
-                return db::JobRepository{s}
-                    .create_job_if_not_exists("live", key)
-                    .second;
-              });
+              const bool c = d.transact(
+                  [&](db::Session& s) {
+                    return db::JobRepository{s}
+                        .create_job_if_not_exists("live", key)
+                        .second;
+                  },
+                  options);
               if (c) ++made;
             }
           } catch (const std::exception& e) {
@@ -283,14 +294,15 @@ TEST_F(QueueFaults, IdempotentCreationHoldsWhileJobsMoveThroughTheQueue) {
         });
       }
       for (auto& t : threads) t.join();
-      created = made.load();
-      if (created < 0) return 1;
-    } else {  // workers: complete two jobs, fail the third
+      report.created = made.load();
+      if (report.created < 0) return 1;
+    } else {  // workers: complete two jobs, fail the third; one also purges
       auto s = d.autocommit_session();
       db::JobRepository q{s};
       const std::string me = "w" + std::to_string(p);
       int n = 0;
       while (std::chrono::steady_clock::now() < until) {
+        if (p == 3 && n % 4 == 0) report.purged += q.purge_finished_jobs(1ms);
         auto j = q.claim_next_job({"live"}, me);
         if (!j) {
           std::this_thread::sleep_for(1ms);
@@ -303,21 +315,31 @@ TEST_F(QueueFaults, IdempotentCreationHoldsWhileJobsMoveThroughTheQueue) {
         }
       }
     }
-    return write(results[1], &created, sizeof created) == sizeof created ? 0
-                                                                         : 1;
+    return write(results[1], &report, sizeof report) == sizeof report ? 0 : 1;
   });
   close(results[1]);
-  int created = 0, part = 0;
-  while (read(results[0], &part, sizeof part) == sizeof part) created += part;
+  Report sum, part;
+  while (read(results[0], &part, sizeof part) == sizeof part) {
+    sum.created += part.created;
+    sum.purged += part.purged;
+  }
   close(results[0]);
   for (int c : codes) EXPECT_EQ(c, 0) << "a process failed (see stderr)";
-  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), created)
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs") + sum.purged,
+            sum.created)
       << "every job row was reported created by exactly one call";
   EXPECT_GT(side.count("SELECT count(*) FROM processing_jobs WHERE status = "
-                       "'completed'"),
+                       "'completed'") +
+                sum.purged,
             0)
       << "the workers did not get to move jobs";
-  EXPECT_GT(created, kKeys) << "keys were never re-created after completion";
+  EXPECT_GT(sum.created, kKeys)
+      << "keys were never re-created after completion";
+  EXPECT_GT(sum.purged, 0) << "the purger never found a finished job";
+  EXPECT_GT(side.count("SELECT n_tup_del FROM pg_stat_user_tables WHERE "
+                       "relname = 'soundhash_job_creation_locks'"),
+            0)
+      << "no creation lock was ever dropped";
 }
 
 // The listener's fallback: with the server down it sleeps its timeout and

@@ -400,6 +400,68 @@ TEST_F(QueueTest, PurgeDeletesOnlyFinishedJobsOlderThanTheCutoffInBatches) {
   EXPECT_THROW(jobs.purge_finished_jobs(1h, 0), db::InvalidArgument);
 }
 
+// Purging also drops the creation-lock rows of keys left with no job at all
+// (create_job_if_not_exists keeps one per key), but not one a creator holds.
+TEST_F(QueueTest, PurgeDropsTheCreationLocksOfKeysLeftWithNoJob) {
+  auto id_of = [&](const std::string& target) {
+    return jobs.create_job_if_not_exists(job(target)).first.id;
+  };
+  const auto a = id_of("a");  // finished long ago: key purged
+  const auto b = id_of("b");  // finished long ago, but a newer job follows
+  id_of("c");                 // pending: nothing to purge
+  const auto d = id_of("d");  // finished long ago, a creator holds its lock
+  side.exec(
+      "UPDATE processing_jobs SET status = 'completed', completed_at = "
+      "now() - interval '2 days' WHERE id IN (" +
+      std::to_string(a) + "," + std::to_string(b) + "," + std::to_string(d) +
+      ")");
+  EXPECT_TRUE(jobs.create_job_if_not_exists(job("b")).second);
+  auto locks = [&] {
+    return side.value(
+        "SELECT string_agg(target_id, ',' ORDER BY target_id) FROM "
+        "soundhash_job_creation_locks");
+  };
+  ASSERT_EQ(locks(), "a,b,c,d");
+
+  auto creator = database.session();  // re-creates d, uncommitted
+  EXPECT_TRUE(
+      db::JobRepository{creator}.create_job_if_not_exists(job("d")).second);
+  EXPECT_EQ(jobs.purge_finished_jobs(24h), 3) << "a, b and d's old jobs";
+  EXPECT_EQ(locks(), "b,c,d") << "only a is left with no job";
+  creator.commit();
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE "
+                       "target_id = 'd' AND status = 'pending'"),
+            1);
+
+  // A purged key is created again as usual, with a new lock row.
+  EXPECT_TRUE(jobs.create_job_if_not_exists(job("a")).second);
+  EXPECT_FALSE(jobs.create_job_if_not_exists(job("a")).second);
+  EXPECT_EQ(locks(), "a,b,c,d");
+}
+
+// A dropped lock row cannot fool a REPEATABLE READ creator whose snapshot is
+// older than the key's newest job: the new lock row that job's creator made
+// is invisible to that snapshot, so its upsert fails with 40001 instead of
+// creating a second live job.
+TEST_F(QueueTest, AnOldSnapshotCannotCreateBesideAJobMadeAfterAPurge) {
+  auto old = database.session({.isolation = db::Isolation::repeatable_read});
+  (void)old.execute("SELECT 1");  // its snapshot starts here
+  const auto first = jobs.create_job_if_not_exists(job("k")).first.id;
+  side.exec(
+      "UPDATE processing_jobs SET status = 'completed', completed_at = "
+      "now() - interval '2 days' WHERE id = " +
+      std::to_string(first));
+  EXPECT_EQ(jobs.purge_finished_jobs(24h), 1);
+  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_job_creation_locks"), 0);
+  EXPECT_TRUE(jobs.create_job_if_not_exists(job("k")).second);
+  EXPECT_THROW(db::JobRepository{old}.create_job_if_not_exists(job("k")),
+               db::SerializationError);
+  old.rollback();
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE "
+                       "target_id = 'k'"),
+            1);
+}
+
 // Two purgers at once never wait for each other and delete each job once;
 // a failed job put back to pending meanwhile (a held row lock) is kept.
 TEST_F(QueueTest, ConcurrentPurgersSplitTheWorkAndSkipRowsBeingChanged) {

@@ -159,8 +159,10 @@ class JobRepository {
   /// purge more in bounded transactions. Keeping the table to live jobs and
   /// recent history keeps autovacuum cheap and frequent, and the queue's
   /// claims depend on it (docs/guide.md, "Keeping the queue fast"). A purged
-  /// job no longer counts for create_job_if_not_exists. Safe to run from
-  /// several processes at once.
+  /// job no longer counts for create_job_if_not_exists, and a key left with
+  /// no job loses its creation-lock row (unless a creator holds it). Safe to
+  /// run from several processes at once, and beside creators at any
+  /// isolation level.
   std::int64_t purge_finished_jobs(std::chrono::milliseconds older_than,
                                    int max_jobs = 10000);
   /// How long the longest-waiting runnable job (pending, run_at passed) of
