@@ -436,57 +436,22 @@ std::int64_t JobRepository::purge_finished_jobs(
   }
   detail::require_limit(op, max_jobs);
   return session_.call(op, [&] {
+    // One server function (migration 5, see migrations.cpp): in an autocommit
+    // session one round trip, so the rows it locks are held for one call.
     // SKIP LOCKED: concurrent purgers split the work instead of queueing on
     // each other, and a job someone is changing (say `jobs retry` putting a
-    // failed job back) is left for the next call; a row changed since the
-    // snapshot is re-checked, so a job put back to pending is never deleted.
-    // The statement also locks the creation-lock rows (see migrations.cpp) of
-    // the purged jobs' keys, skipping any a creator holds.
-    const auto rows = session_.execute(
-        "WITH old AS (SELECT o.id FROM processing_jobs o WHERE "
-        "o.status IN ('completed', 'failed', 'cancelled') AND "
-        "coalesce(o.completed_at, o.created_at) < "
-        "now() - $1 * interval '1 millisecond' "
-        "ORDER BY o.id LIMIT $2 FOR UPDATE SKIP LOCKED), "
-        "gone AS (DELETE FROM processing_jobs j USING old WHERE "
-        "j.id = old.id RETURNING j.job_type, j.target_id), "
-        "held AS (SELECT l.job_type, l.target_id FROM "
-        "soundhash_job_creation_locks l WHERE (l.job_type, l.target_id) "
-        "IN (SELECT g.job_type, g.target_id FROM gone g) "
-        "FOR UPDATE OF l SKIP LOCKED) "
-        "SELECT (SELECT count(*) FROM gone), h.job_type, h.target_id "
-        "FROM (VALUES (1)) one LEFT JOIN held h ON true",
-        static_cast<std::int64_t>(older_than.count()), max_jobs);
-    const auto n = rows[0][0].as<std::int64_t>();
-    std::vector<std::string> types, targets;
-    for (const auto& r : rows) {
-      if (r[1].is_null()) continue;
-      types.push_back(r[1].as<std::string>());
-      targets.push_back(r[2].as<std::string>());
-    }
-    std::int64_t locks = 0;
-    if (!types.empty()) {
-      // Then the lock rows of keys left with no job at all go too, or the
-      // lock table would keep a row per key ever created. Safe for creators:
-      // one must hold its key's row to create a job, so a key locked above
-      // gets no new job before this transaction ends, and this statement
-      // (a new snapshot at READ COMMITTED) sees every job created before the
-      // row was locked. At REPEATABLE READ, locking a row changed since the
-      // snapshot already failed with 40001 above.
-      locks = session_
-                  .execute_last(
-                      "DELETE FROM soundhash_job_creation_locks l USING "
-                      "unnest($1::text[], $2::text[]) AS k(job_type, "
-                      "target_id) WHERE l.job_type = k.job_type AND "
-                      "l.target_id = k.target_id AND NOT EXISTS (SELECT 1 "
-                      "FROM processing_jobs j WHERE j.job_type = l.job_type "
-                      "AND j.target_id = l.target_id)",
-                      types, targets)
-                  .affected_rows();
-    }
+    // failed job back) or a key a creator holds is left for the next call.
+    const auto row =
+        session_
+            .execute_last(
+                "SELECT p.purged_jobs, p.dropped_locks FROM "
+                "soundhash_purge_finished_jobs($1, $2) p",
+                static_cast<std::int64_t>(older_than.count()), max_jobs)
+            .one();
+    const auto n = row[0].as<std::int64_t>();
     if (n > 0) {
       logger().info("{}: deleted {} finished jobs ({} keys left with none)", op,
-                    n, locks);
+                    n, row[1].as<std::int64_t>());
     }
     return n;
   });

@@ -109,11 +109,7 @@ CREATE INDEX processing_jobs_queue_idx ON processing_jobs (status, job_type, cre
 //     levels of concurrent callers may differ.
 //  4. Still none: insert the job (created = true).
 // Custom check_statuses work because nothing depends on a fixed status set.
-// JobRepository::purge_finished_jobs deletes the lock rows of keys it leaves
-// with no job, holding them locked (skipping held ones) and checking with a
-// snapshot taken after locking; a lock row made again after that is one a
-// REPEATABLE READ creator's older snapshot cannot see, so step 2 still fails
-// with 40001 for it.
+// Purging may delete lock rows (see kPurge).
 constexpr std::string_view kJobCreation = R"sql(
 CREATE TABLE soundhash_job_creation_locks (
   job_type  varchar(50)  NOT NULL,
@@ -311,11 +307,64 @@ END
 $fn$;
 )sql";
 
+// JobRepository::purge_finished_jobs in one call: deletes finished jobs past
+// a retention, then the creation-lock rows (see kJobCreation) of keys left
+// with no job at all, so that table does not keep a row per key ever created.
+// Safe beside creators at every isolation level:
+//  - the first statement locks the purged keys' lock rows, skipping any a
+//    creator holds; a creator needs that row to create a job, so no job for
+//    those keys can be made until this transaction ends;
+//  - the second statement takes a new snapshot (a VOLATILE function does, at
+//    READ COMMITTED), after the rows were locked, so it sees every job whose
+//    creator had the row before; a row changed since a REPEATABLE READ
+//    caller's snapshot already failed with 40001 when it was locked;
+//  - a creator whose older snapshot predates a lock row made after the purge
+//    fails at step 2 with 40001, as for any lock row it cannot see.
+// One function, not two statements from the client: the rows stay locked
+// for one server call, not across round trips.
+constexpr std::string_view kPurge = R"sql(
+CREATE FUNCTION soundhash_purge_finished_jobs(p_older_than_ms bigint,
+                                              p_max_jobs integer)
+  RETURNS TABLE (purged_jobs bigint, dropped_locks bigint)
+  LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  held_types   text[];
+  held_targets text[];
+BEGIN
+  WITH old AS (SELECT o.id FROM processing_jobs o
+                WHERE o.status IN ('completed', 'failed', 'cancelled')
+                  AND coalesce(o.completed_at, o.created_at)
+                      < now() - p_older_than_ms * interval '1 millisecond'
+                ORDER BY o.id LIMIT p_max_jobs FOR UPDATE SKIP LOCKED),
+       gone AS (DELETE FROM processing_jobs j USING old WHERE j.id = old.id
+                RETURNING j.job_type, j.target_id),
+       held AS (SELECT l.job_type, l.target_id
+                  FROM soundhash_job_creation_locks l
+                 WHERE (l.job_type, l.target_id)
+                       IN (SELECT g.job_type, g.target_id FROM gone g)
+                   FOR UPDATE OF l SKIP LOCKED)
+  SELECT (SELECT count(*) FROM gone), array_agg(h.job_type),
+         array_agg(h.target_id)
+    INTO purged_jobs, held_types, held_targets FROM held h;
+
+  DELETE FROM soundhash_job_creation_locks l
+   USING unnest(held_types, held_targets) AS k(job_type, target_id)
+   WHERE l.job_type = k.job_type AND l.target_id = k.target_id
+     AND NOT EXISTS (SELECT 1 FROM processing_jobs j
+                      WHERE j.job_type = l.job_type
+                        AND j.target_id = l.target_id);
+  GET DIAGNOSTICS dropped_locks = ROW_COUNT;
+  RETURN NEXT;
+END
+$fn$;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "race-free job creation", kJobCreation},
     {3, "work queue", kWorkQueue},
     {4, "delayed wake-ups", kDelayedWakeups},
+    {5, "purge with creation locks", kPurge},
 };
 
 }  // namespace

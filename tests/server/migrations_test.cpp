@@ -14,14 +14,14 @@ TEST(Migrations, ApplyOnceAndRecord) {
   db::Database database{sh_test::config()};
   EXPECT_EQ(database.schema_version(), 0);
   const int applied = database.migrate();
-  EXPECT_EQ(applied, 4);
-  EXPECT_EQ(database.schema_version(), 4);
+  EXPECT_EQ(applied, 5);
+  EXPECT_EQ(database.schema_version(), 5);
   EXPECT_EQ(database.migrate(), 0) << "migrate() must be idempotent";
   sh_test::Side side;
   EXPECT_EQ(side.value("SELECT string_agg(version::text || ':' || name, ',' "
                        "ORDER BY version) FROM soundhash_schema_migrations"),
             "1:initial schema,2:race-free job creation,3:work queue,"
-            "4:delayed wake-ups");
+            "4:delayed wake-ups,5:purge with creation locks");
   for (const char* table : {"channels", "videos", "audio_fingerprints",
                             "match_results", "processing_jobs"}) {
     EXPECT_EQ(side.value(std::string("SELECT to_regclass('") + table +
@@ -71,9 +71,9 @@ TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
     ASSERT_LT(WEXITSTATUS(status), 100) << "a child failed";
     total += WEXITSTATUS(status);
   }
-  EXPECT_EQ(total, 4) << "each migration applied exactly once in all";
+  EXPECT_EQ(total, 5) << "each migration applied exactly once in all";
   sh_test::Side side;
-  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 4);
+  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 5);
 }
 
 // A database that stopped at version 2 (jobs already in it) gets the work
@@ -101,7 +101,7 @@ TEST(Migrations, UpgradeFromVersion2QueuesExistingJobs) {
 
   db::Database database{sh_test::config()};
   ASSERT_EQ(database.schema_version(), 2);
-  EXPECT_EQ(database.migrate(), 2);
+  EXPECT_EQ(database.migrate(), 3);
   EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE run_at = "
                        "created_at"),
             3);

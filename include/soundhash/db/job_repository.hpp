@@ -162,7 +162,7 @@ class JobRepository {
   /// job no longer counts for create_job_if_not_exists, and a key left with
   /// no job loses its creation-lock row (unless a creator holds it). Safe to
   /// run from several processes at once, and beside creators at any
-  /// isolation level.
+  /// isolation level. One server call (schema version 5, Database::migrate).
   std::int64_t purge_finished_jobs(std::chrono::milliseconds older_than,
                                    int max_jobs = 10000);
   /// How long the longest-waiting runnable job (pending, run_at passed) of
