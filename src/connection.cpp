@@ -210,8 +210,7 @@ std::string_view Connection::prepared_name(std::string_view sql, bool& newly) {
 }
 
 void Connection::commit_in_background() noexcept {
-  settle(true);
-  if (broken()) return;
+  if (settle(true) || broken()) return;
   if (PQenterPipelineMode(conn_) == 1 &&
       PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr,
                         1) == 1 &&
@@ -225,14 +224,16 @@ void Connection::commit_in_background() noexcept {
   unusable_ = true;
 }
 
-bool Connection::settle(bool then_exit_pipeline) noexcept {
-  if (!commit_pending_) return true;
+std::exception_ptr Connection::settle(bool then_exit_pipeline) noexcept {
+  if (!commit_pending_) return nullptr;
   commit_pending_ = false;
   PGresult* r = next_result(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
-    // Nothing was written, so nothing is lost; the caller sees broken().
+    // Nothing was written, so nothing is lost. The error (the server's
+    // goodbye, if it said one) stands for whatever was sent behind it.
+    auto e = error_from(conn_, r);
     PQclear(r);
-    return false;
+    return e;
   }
   if (r == nullptr || PQresultStatus(r) != PGRES_COMMAND_OK) {
     logger().warn("background COMMIT failed: {}",
@@ -242,11 +243,13 @@ bool Connection::settle(bool then_exit_pipeline) noexcept {
   r = PQgetResult(conn_);  // the Sync's
   const bool synced = r != nullptr && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
   PQclear(r);
-  if (!synced || (then_exit_pipeline && PQexitPipelineMode(conn_) != 1)) {
-    unusable_ = true;  // out of step with the server: never reuse
-    return false;
+  if (synced && (!then_exit_pipeline || PQexitPipelineMode(conn_) == 1)) {
+    return nullptr;
   }
-  return true;
+  unusable_ = true;  // out of step with the server: never reuse
+  return std::make_exception_ptr(ConnectionError(
+      "connection out of step after a background COMMIT; dropping it",
+      Error::Fields::with_sqlstate("08006")));
 }
 
 Outcome Connection::run(std::span<const Statement> stmts,
@@ -309,9 +312,11 @@ Outcome Connection::run(std::span<const Statement> stmts,
   // Replies come in order: if the connection went before the COMMIT's, it
   // went before this batch's too. Whether the server ran the batch is then
   // unknown, as for any failure of the batch's first statement.
-  if (settle_after_send && !settle(false)) {
-    fail(0, error_from(conn_, nullptr));
-    return out;
+  if (settle_after_send) {
+    if (auto e = settle(false)) {
+      fail(0, std::move(e));
+      return out;
+    }
   }
 
   // Read each statement's results (a prepare's result comes first).
@@ -366,7 +371,7 @@ Result Connection::exec(const Statement& stmt) {
 }
 
 void Connection::exec_script(std::string_view sql) {
-  settle(true);
+  if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(sql);
   PGresult* r = PQexec(conn_, s.c_str());
   std::exception_ptr e;
@@ -378,7 +383,7 @@ void Connection::exec_script(std::string_view sql) {
 
 std::int64_t Connection::copy_in(std::string_view copy_sql,
                                  std::string_view data) {
-  settle(true);
+  if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(copy_sql);
   PGresult* r = PQexec(conn_, s.c_str());
   if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) {
@@ -410,8 +415,7 @@ std::int64_t Connection::copy_in(std::string_view copy_sql,
 }
 
 bool Connection::ping() noexcept {
-  settle(true);
-  if (broken()) return false;
+  if (settle(true) || broken()) return false;
   PGresult* r = PQexec(conn_, "");
   const bool ok = r != nullptr && PQresultStatus(r) == PGRES_EMPTY_QUERY;
   PQclear(r);
@@ -434,7 +438,7 @@ bool Connection::hung_up() noexcept {
 void Connection::await_notifications(std::chrono::milliseconds timeout,
                                      int wake_fd,
                                      std::vector<Notification>& out) {
-  settle(true);
+  if (auto e = settle(true)) std::rethrow_exception(e);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto lost = [this] {
     const std::string why = conn_ ? trim(PQerrorMessage(conn_)) : "";

@@ -14,9 +14,14 @@ constexpr std::string_view kSavepoint = "SAVEPOINT soundhash_sp";
 constexpr std::string_view kRelease = "RELEASE SAVEPOINT soundhash_sp";
 constexpr std::string_view kRollbackTo = "ROLLBACK TO SAVEPOINT soundhash_sp";
 
+// Every level is named, READ COMMITTED too: with a plain BEGIN the server's
+// default_transaction_isolation would decide, and the shortcuts that end a
+// READ COMMITTED transaction early (Session::run) would then split a unit
+// that runs at a stricter level.
 std::string_view begin_sql(const TxOptions& o) {
   static constexpr std::string_view kBegin[3][2] = {
-      {"BEGIN", "BEGIN READ ONLY"},
+      {"BEGIN ISOLATION LEVEL READ COMMITTED",
+       "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"},
       {"BEGIN ISOLATION LEVEL REPEATABLE READ",
        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"},
       {"BEGIN ISOLATION LEVEL SERIALIZABLE",
@@ -151,7 +156,7 @@ Result Session::run(const detail::Statement& st) {
   if (leads_read_committed && st.plain_read) {
     // A leading read at READ COMMITTED: its own read-only transaction, one
     // round trip, nothing left open (see read()).
-    batch[0] = {"BEGIN READ ONLY"};
+    batch[0] = {begin_sql({.read_only = true})};
     batch[1] = st;
     batch[2] = {"COMMIT"};
     const auto outcome = c.run({batch, 3}, {results, 3});

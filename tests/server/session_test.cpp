@@ -226,6 +226,24 @@ TEST_F(SessionTest, IsolationLevelIsApplied) {
             "serializable");
 }
 
+// The default level is asked for by name: a stricter server default must
+// not turn a READ COMMITTED unit (and its shortcuts) into something else.
+TEST_F(SessionTest, ReadCommittedIsNamedWhateverTheServerDefault) {
+  auto c = sh_test::config();
+  c.conninfo += " options='-c default_transaction_isolation=serializable'";
+  db::Database strict{c};
+  const std::string q = "SELECT current_setting('transaction_isolation')";
+  auto s = strict.session();
+  EXPECT_EQ(s.read(q).one()[0].as<std::string>(), "read committed");
+  EXPECT_EQ(s.execute(q).one()[0].as<std::string>(), "read committed");
+  auto raw = strict.session({.isolation = db::Isolation::serializable});
+  EXPECT_EQ(raw.execute("SHOW default_transaction_isolation")
+                .one()[0]
+                .as<std::string>(),
+            "serializable")
+      << "the option reached the server";
+}
+
 TEST_F(SessionTest, LeadingReadAtReadCommittedLeavesNothingOpen) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   auto s = database.session();

@@ -102,14 +102,6 @@ std::vector<std::string> warnings(const Findings& f, const db::Config& cfg) {
         "idle_in_transaction_session_timeout is 0: a client that stalls "
         "inside a transaction holds its locks until it disconnects");
   }
-  const std::string isolation = setting("default_transaction_isolation");
-  if (!isolation.empty() && isolation != "read committed") {
-    w.push_back(fmt::format(
-        "default_transaction_isolation is '{}': units the library opens at "
-        "its default (read committed) run at {} instead, and may fail with "
-        "serialization errors",
-        isolation, isolation));
-  }
   try {
     const long max = std::stol(setting("max_connections"));
     const long reserved = std::stol(setting("superuser_reserved_connections"));

@@ -96,10 +96,14 @@ class Session {
   /// transaction ends at once, its COMMIT sent without waiting for the
   /// reply, as after a leading read(): a scope whose only call wrote nothing
   /// costs one round trip and has nothing to commit, and a later call of the
-  /// unit begins a new transaction. Nothing can tell the difference at READ
-  /// COMMITTED, provided the statement takes no lock meant to last to the end
-  /// of the unit (an advisory or table lock; row locks assign a transaction
-  /// id). Elsewhere it is the same as execute_last.
+  /// unit begins a new transaction. Elsewhere it is the same as execute_last.
+  ///
+  /// Use it only for a statement whose effects, when it writes nothing, need
+  /// not last to the end of the unit. Ending early releases advisory and
+  /// table locks it took, delivers a NOTIFY it sent (NOTIFY assigns no
+  /// transaction id), drops SET LOCAL / set_config(..., true) settings it
+  /// made and closes cursors it opened; row locks and every write assign a
+  /// transaction id, so they keep the transaction open.
   template <detail::Bindable... Args>
   Result execute_last_may_write_nothing(std::string_view sql,
                                         const Args&... args) {

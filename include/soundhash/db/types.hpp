@@ -27,7 +27,8 @@ enum class Isolation { read_committed, repeatable_read, serializable };
 
 /// Options of one unit of work.
 struct TxOptions {
-  /// Isolation level the unit's transactions BEGIN with.
+  /// Isolation level the unit's transactions BEGIN with. Always named in the
+  /// BEGIN, so the server's default_transaction_isolation does not apply.
   Isolation isolation = Isolation::read_committed;
   /// BEGIN ... READ ONLY: the server refuses writes (SQLSTATE 25006).
   bool read_only = false;

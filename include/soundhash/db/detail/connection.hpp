@@ -115,8 +115,9 @@ class Connection {
   std::string_view prepared_name(std::string_view sql, bool& newly);
   /// Reads the reply of a commit_in_background, if one is outstanding, and
   /// leaves pipeline mode if `then_exit_pipeline` (run() reads it with a
-  /// batch sent behind it). False if the connection is lost or out of step.
-  bool settle(bool then_exit_pipeline) noexcept;
+  /// batch sent behind it). Returns the error if the connection is lost
+  /// (the server's goodbye, if any) or out of step, else null.
+  std::exception_ptr settle(bool then_exit_pipeline) noexcept;
 
   pg_conn* conn_ = nullptr;
   bool prepare_ = true;
