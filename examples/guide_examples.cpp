@@ -126,6 +126,19 @@ void request_processing(std::string_view video_id) {
 }
 // [end]
 
+// [example: write-nothing]
+// Registers a channel once. When it is already there the INSERT writes
+// nothing, and this scope costs one round trip with nothing left to commit.
+bool register_channel(db::Database& database, std::string_view channel_id) {
+  auto s = database.session();
+  const auto r = s.execute_last_may_write_nothing(
+      "INSERT INTO channels (channel_id) VALUES ($1) "
+      "ON CONFLICT (channel_id) DO NOTHING",
+      channel_id);
+  return r.affected_rows() == 1;
+}
+// [end]
+
 // [example: custom-statuses]
 // At most one fingerprinting job per video, ever: a completed one counts too.
 bool request_fingerprinting_once(std::string_view video_id) {
@@ -538,6 +551,9 @@ int run_all() {
   const auto video = add_video("UC_guide", "vid_guide");
   process("vid_guide");
   request_processing("vid_guide");
+  const bool first = register_channel(database, "UC_guide_registered");
+  const bool again = register_channel(database, "UC_guide_registered");
+  std::printf("register_channel: %d then %d\n", first, again);
   request_fingerprinting_once("vid_guide");
   racy_request_processing("vid_guide");
   const auto job_id = enqueue_video(database, "vid_guide");
