@@ -254,9 +254,6 @@ std::exception_ptr Connection::settle(bool then_exit_pipeline) noexcept {
 
 Outcome Connection::run(std::span<const Statement> stmts,
                         std::span<Result> results) {
-  // A background COMMIT's reply is read after this batch is sent: the server
-  // has both by then, and the caller waits for one round trip, not two.
-  const bool settle_after_send = commit_pending_;
   Outcome out;
   auto fail = [&](int index, std::exception_ptr e) {
     if (out.ok()) {
@@ -309,14 +306,14 @@ Outcome Connection::run(std::span<const Statement> stmts,
   const bool synced = PQpipelineSync(conn_) == 1;
   if (!synced) fail(static_cast<int>(sent), error_from(conn_, nullptr));
 
+  // A background COMMIT's reply is read only now that this batch is sent:
+  // the server has both, and the caller waits for one round trip, not two.
   // Replies come in order: if the connection went before the COMMIT's, it
   // went before this batch's too. Whether the server ran the batch is then
   // unknown, as for any failure of the batch's first statement.
-  if (settle_after_send) {
-    if (auto e = settle(false)) {
-      fail(0, std::move(e));
-      return out;
-    }
+  if (auto e = settle(false)) {
+    fail(0, std::move(e));
+    return out;
   }
 
   // Read each statement's results (a prepare's result comes first).
