@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "checks.hpp"
+#include "claim_statements.hpp"
 #include "job_rows.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/log.hpp"
@@ -60,47 +61,12 @@ void check_backoff(std::string_view op, const JobBackoff& b) {
   }
 }
 
-// The claim: lock the next `limit` runnable jobs of types `$1` that nobody
-// else has locked, and mark them running for worker `$2`. `extra` narrows the
-// candidates (the fused complete-and-claim claims only after completing).
-// The one-job claims spell out LIMIT 1: with a parameter there, the server's
-// generic plan for the prepared statement looks dear, so it re-plans every
-// call (a quarter of a millisecond each). The ids go through an array so
-// that a LIMIT $3 plan stays an index lookup too, instead of a hash join
-// over the whole table.
-#define SH_CLAIM(limit, extra)                                              \
-  "claimed AS (UPDATE processing_jobs j SET status = 'running', "           \
-  "started_at = now(), heartbeat_at = now(), locked_by = $2, "              \
-  "attempts = j.attempts + 1 WHERE j.id = ANY (ARRAY (SELECT q.id FROM "    \
-  "processing_jobs q WHERE q.status = 'pending' AND q.job_type = ANY ($1) " \
-  "AND q.run_at <= now() " extra                                            \
-  " ORDER BY q.priority, q.run_at, q.id "                                   \
-  "LIMIT " limit " FOR UPDATE SKIP LOCKED)) RETURNING j.*)"
-
 // After a statement that changes job `id` only while `worker` owns it: the
 // row holds the job's status and owner before the statement, then the
 // changed job (NULL columns when nothing changed).
 #define SH_OWNER_COLS                                          \
   "(SELECT o.status FROM processing_jobs o WHERE o.id = $1), " \
   "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $1)"
-
-// complete_job_and_claim_next: complete job $3 for worker $2, then claim one
-// job as SH_CLAIM ($1 types, $2 worker) only if the job is now completed by
-// this worker. The row: the job's status and owner before, how many rows the
-// completion changed, then the claimed job (NULL columns if none).
-// clang-format off
-constexpr std::string_view kCompleteAndClaim =
-    "WITH done AS (UPDATE processing_jobs d SET status = 'completed', "
-    "completed_at = now(), progress = 100 WHERE d.id = $3 AND "
-    "d.status = 'running' AND d.locked_by = $2 RETURNING d.id), "
-    SH_CLAIM("1", "AND (EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM "
-             "processing_jobs o WHERE o.id = $3 AND o.status = 'completed' "
-             "AND o.locked_by = $2))")
-    " SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3), "
-    "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3), "
-    "(SELECT count(*) FROM done), c.* "
-    "FROM (VALUES (1)) one LEFT JOIN claimed c ON true";
-// clang-format on
 
 [[noreturn]] void throw_not_owned(std::string_view op, std::int64_t job_id,
                                   std::string_view worker_id,
@@ -200,9 +166,8 @@ std::optional<ProcessingJob> JobRepository::claim_next_job(
   require_types(op, job_types);
   require_worker(op, worker_id);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
-    auto r = session_.execute_last(
-        "WITH " SH_CLAIM("1", "") " SELECT " SH_JOB_COLS " FROM claimed",
-        job_types, worker_id);
+    const detail::Claim claim(detail::ClaimShape::kNext, job_types);
+    auto r = session_.execute_last(claim.sql(), claim.types(), worker_id);
     if (r.empty()) return std::nullopt;
     return to_job(r[0]);
   });
@@ -216,11 +181,9 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   require_worker(op, worker_id);
   detail::require_limit(op, n);
   return session_.call(op, [&] {
-    return to_jobs(session_.execute_last(
-        "WITH " SH_CLAIM("$3",
-                         "") " SELECT " SH_JOB_COLS
-                             " FROM claimed ORDER BY priority, run_at, id",
-        job_types, worker_id, n));
+    const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
+    return to_jobs(
+        session_.execute_last(claim.sql(), claim.types(), worker_id, n));
   });
 }
 
@@ -302,8 +265,9 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
   require_worker(op, worker_id);
   require_types(op, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
+    const detail::Claim claim(detail::ClaimShape::kCompleteAndClaim, job_types);
     auto r =
-        session_.execute_last(kCompleteAndClaim, job_types, worker_id, job_id);
+        session_.execute_last(claim.sql(), claim.types(), worker_id, job_id);
     const auto row = r.one();
     if (row[2].as<std::int64_t>() == 0 &&
         !(row[0].as<std::optional<std::string>>() == "completed" &&

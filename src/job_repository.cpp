@@ -108,13 +108,21 @@ std::vector<ProcessingJob> JobRepository::get_pending_jobs(
     std::optional<std::string_view> job_type, int limit) {
   if (job_type) detail::require_id("get_pending_jobs", "job_type", *job_type);
   detail::require_limit("get_pending_jobs", limit);
+  // Two statements, so that each reads an index in its order: the one of
+  // one type's pending jobs, or the one of all of them.
   return session_.call("get_pending_jobs", [&] {
-    return to_jobs(session_.read(
-        "SELECT " SH_JOB_COLS
-        " FROM processing_jobs WHERE status = 'pending' AND "
-        "($1::text IS NULL OR job_type = $1) ORDER BY priority, run_at, id "
-        "LIMIT $2",
-        job_type, limit));
+    if (job_type) {
+      return to_jobs(session_.read(
+          "SELECT " SH_JOB_COLS
+          " FROM processing_jobs WHERE status = 'pending' AND job_type = $1 "
+          "ORDER BY priority, run_at, id LIMIT $2",
+          *job_type, limit));
+    }
+    return to_jobs(
+        session_.read("SELECT " SH_JOB_COLS
+                      " FROM processing_jobs WHERE status = 'pending' "
+                      "ORDER BY priority, run_at, id LIMIT $1",
+                      limit));
   });
 }
 

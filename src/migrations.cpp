@@ -164,7 +164,7 @@ $fn$;
 //    made draining quadratic). It is partial, holding only pending jobs, so
 //    finished ones (the bulk of the table over time) cost the queue nothing.
 //    The price: a worker whose types are rare behind a large backlog of
-//    other types walks past those.
+//    other types walked past those (migration 6 adds an index per type).
 //  - Rescue looks at running jobs by heartbeat: another small partial index.
 //  - New jobs and jobs going back to pending NOTIFY channel soundhash_jobs
 //    with the job type as payload. NOTIFY is transactional: listeners hear it
@@ -371,12 +371,23 @@ END
 $fn$;
 )sql";
 
+// Claims read a per-type index (see src/claim_statements.hpp): a worker of a
+// rare type no longer walks past the backlog of other types. Partial, like
+// processing_jobs_runnable_idx, which stays for listings over all types
+// (get_pending_jobs without a type). Building it blocks writes to
+// processing_jobs while the table is read once.
+constexpr std::string_view kClaimByType = R"sql(
+CREATE INDEX processing_jobs_claim_idx
+  ON processing_jobs (job_type, priority, run_at, id) WHERE status = 'pending';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "race-free job creation", kJobCreation},
     {3, "work queue", kWorkQueue},
     {4, "delayed wake-ups", kDelayedWakeups},
     {5, "purge with creation locks", kPurge},
+    {6, "claims by job type", kClaimByType},
 };
 
 }  // namespace

@@ -43,6 +43,26 @@ class QueueTest : public RepoTest {
         "soundhash_jobs%' AND datname = current_database()");
     sh_test::Side(sh_test::admin_conninfo()).terminate(static_cast<int>(pid));
   }
+  // Runs `work(repo, worker_id, t)` in threads 0..3, each with its own
+  // autocommit session; returns the ids they report, sorted.
+  template <typename Work>
+  std::vector<std::int64_t> four_workers(Work work) {
+    std::mutex m;
+    std::vector<std::int64_t> all;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        auto ws = database.autocommit_session();
+        db::JobRepository q{ws};
+        const auto mine = work(q, "w" + std::to_string(t), t);
+        std::lock_guard lock(m);
+        all.insert(all.end(), mine.begin(), mine.end());
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::sort(all.begin(), all.end());
+    return all;
+  }
   // A pointer: a Session member would make the fixture's destructor
   // noexcept(false).
   std::unique_ptr<db::Session> s{
@@ -105,33 +125,136 @@ TEST_F(QueueTest, BatchClaimsFromFourThreadsNeverShareAJob) {
             "t17")
       << "ids come back in the order of the input";
 
-  std::mutex m;
-  std::vector<std::int64_t> claimed;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      auto ws = database.autocommit_session();
-      db::JobRepository q{ws};
-      const std::string me = "w" + std::to_string(t);
-      for (;;) {
-        auto got = q.claim_jobs({"fp"}, me, 7);
-        if (got.empty()) return;
-        EXPECT_LE(got.size(), 7u);
-        for (std::size_t i = 1; i < got.size(); ++i)
-          EXPECT_LT(got[i - 1].id, got[i].id) << "claim order";
-        std::vector<std::int64_t> mine;
-        for (const auto& j : got) mine.push_back(j.id);
-        EXPECT_TRUE(q.complete_jobs(mine, me).empty());
-        std::lock_guard lock(m);
-        claimed.insert(claimed.end(), mine.begin(), mine.end());
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::sort(claimed.begin(), claimed.end());
+  const auto claimed =
+      four_workers([](db::JobRepository& q, const std::string& me, int) {
+        std::vector<std::int64_t> done;
+        for (;;) {
+          auto got = q.claim_jobs({"fp"}, me, 7);
+          if (got.empty()) return done;
+          EXPECT_LE(got.size(), 7u);
+          for (std::size_t i = 1; i < got.size(); ++i)
+            EXPECT_LT(got[i - 1].id, got[i].id) << "claim order";
+          std::vector<std::int64_t> mine;
+          for (const auto& j : got) mine.push_back(j.id);
+          EXPECT_TRUE(q.complete_jobs(mine, me).empty());
+          done.insert(done.end(), mine.begin(), mine.end());
+        }
+      });
   EXPECT_EQ(claimed, ids) << "every job claimed exactly once";
   EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE status = "
                        "'completed' AND progress = 100 AND attempts = 1"),
+            300);
+}
+
+TEST_F(QueueTest, ClaimsOverSeveralTypesFollowOneOrderAcrossThem) {
+  // Types and priorities interleaved, so that no type's jobs are contiguous
+  // in claim order.
+  const char* types[] = {"a", "b", "c", "skip"};
+  for (int i = 0; i < 24; ++i) {
+    db::NewJob j = job("t" + std::to_string(i), (i * 7) % 5 - 2);
+    j.job_type = types[i % 4];
+    jobs.create_job(j);
+  }
+  // The order every claim must follow, whatever the types' order in the call.
+  const auto pending_in_order = [&](const std::string& types_sql) {
+    return side.value(
+        "SELECT string_agg(id::text, ',' ORDER BY priority, run_at, id) FROM "
+        "processing_jobs WHERE status = 'pending' AND job_type IN (" +
+        types_sql + ")");
+  };
+  const auto joined = [](const std::vector<std::int64_t>& ids) {
+    std::string out;
+    for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return out;
+  };
+
+  const auto front = pending_in_order("'a', 'c'");
+  std::vector<std::int64_t> batch;
+  for (const auto& j : jobs.claim_jobs({"c", "a"}, "w", 4)) {
+    batch.push_back(j.id);
+  }
+  EXPECT_EQ(joined(batch) + ",", front.substr(0, joined(batch).size() + 1));
+  ASSERT_EQ(batch.size(), 4u);
+
+  const auto rest = pending_in_order("'a', 'b', 'c'");
+  std::vector<std::int64_t> one_by_one;
+  while (auto j = jobs.claim_next_job({"b", "c", "a", "b"}, "w")) {
+    one_by_one.push_back(j->id);  // "b" given twice: still each job once
+  }
+  EXPECT_EQ(joined(one_by_one), rest);
+  EXPECT_EQ(one_by_one.size(), 14u);
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE job_type "
+                       "= 'skip' AND status = 'pending'"),
+            6);
+}
+
+TEST_F(QueueTest, ARepeatedTypeDoesNotFillABatchWithOneJobTwice) {
+  const auto first = jobs.create_job(job("x")).id;
+  const auto second = jobs.create_job(job("y")).id;
+  const auto got = jobs.claim_jobs({"fp", "fp", "fp"}, "w", 5);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, first);
+  EXPECT_EQ(got[1].id, second);
+  jobs.create_job(job("z"));
+  const auto next = jobs.complete_job_and_claim_next(first, "w", {"fp", "fp"});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->target_id, "z");
+}
+
+// Without a per-type index, a claim of a rare type walked (and fetched) every
+// pending job of the other types ahead of it in claim order. The counters of
+// the claiming transaction show what the claim read.
+TEST_F(QueueTest, ARareTypeIsClaimedWithoutReadingTheBacklogOfOthers) {
+  side.exec(
+      "INSERT INTO processing_jobs (job_type, target_id) SELECT 'fp', 'v' || "
+      "g FROM generate_series(1, 20000) g");
+  db::NewJob rare = job("rare-one");
+  rare.job_type = "rare";
+  const auto id = jobs.create_job(rare).id;
+  side.exec("ANALYZE processing_jobs");
+
+  auto tx = database.session();
+  db::JobRepository q{tx};
+  const auto got = q.claim_next_job({"rare"}, "w");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->id, id);
+  const auto read = tx.read(
+                          "SELECT seq_tup_read + idx_tup_fetch FROM "
+                          "pg_stat_xact_user_tables WHERE relname = "
+                          "'processing_jobs'")
+                        .one()[0]
+                        .as<std::int64_t>();
+  EXPECT_LT(read, 100) << "the claim read rows of other types";
+  // Beside the rare type, a common one is still claimed in one order.
+  const auto common = q.claim_next_job({"fp", "rare"}, "w");
+  ASSERT_TRUE(common);
+  EXPECT_EQ(common->target_id, "v1");
+}
+
+TEST_F(QueueTest, FusedClaimsOverSeveralTypesFromFourThreadsNeverShareAJob) {
+  std::vector<db::NewJob> batch;
+  const char* types[] = {"a", "b", "c"};
+  for (int i = 0; i < 300; ++i) {
+    db::NewJob j = job("t" + std::to_string(i), i % 3);
+    j.job_type = types[i % 3];
+    batch.push_back(j);
+  }
+  const auto ids = jobs.create_jobs_batch(batch);
+  const auto claimed =
+      four_workers([](db::JobRepository& q, const std::string& me, int t) {
+        // Each thread names the types in its own order.
+        std::vector<std::string> mine{"a", "b", "c"};
+        std::rotate(mine.begin(), mine.begin() + t % 3, mine.end());
+        std::vector<std::int64_t> done;
+        for (auto j = q.claim_next_job(mine, me); j;
+             j = q.complete_job_and_claim_next(j->id, me, mine)) {
+          done.push_back(j->id);
+        }
+        return done;
+      });
+  EXPECT_EQ(claimed, ids) << "every job claimed exactly once";
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE status = "
+                       "'completed' AND attempts = 1"),
             300);
 }
 

@@ -1,0 +1,46 @@
+#pragma once
+// The claim statements of JobRepository (claim_next_job, claim_jobs,
+// complete_job_and_claim_next), built per number of job types.
+//
+// Each wanted type is its own branch over the per-type index of pending jobs
+// (migration 6), and the branches' fronts are merged in claim order
+// (priority, run_at, id). A claim therefore reads only the fronts of the
+// wanted types, however large the backlog of other types ahead of them. One
+// index over all types in claim order could not do that: a worker of a rare
+// type walked past every job of the other types first (37 ms a claim behind
+// 300,000 of them).
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace soundhash::db::detail {
+
+enum class ClaimShape {
+  kNext,              // claim_next_job: $1 types, $2 worker
+  kBatch,             // claim_jobs: also $3, how many
+  kCompleteAndClaim,  // complete_job_and_claim_next: also $3, the job done
+};
+
+/// One claim's job types, each once, and the statement that claims from them.
+class Claim {
+ public:
+  /// `job_types` must be non-empty and outlive the Claim.
+  Claim(ClaimShape shape, const std::vector<std::string>& job_types);
+
+  /// The statement's $1: the job types without repeats (a repeated type
+  /// would be a second branch offering the same jobs).
+  const std::vector<std::string>& types() const {
+    return distinct_ ? *distinct_ : *types_;
+  }
+  std::string_view sql() const { return sql_; }
+
+ private:
+  const std::vector<std::string>* types_;
+  std::optional<std::vector<std::string>> distinct_;
+  std::string_view sql_;
+};
+
+}  // namespace soundhash::db::detail
