@@ -1,16 +1,13 @@
 #pragma once
 // The claim statements of JobRepository (claim_next_job, claim_jobs,
-// complete_job_and_claim_next), built per number of job types.
+// complete_job_and_claim_next), for one job type or several.
 //
-// Each wanted type is its own branch over the per-type index of pending jobs
-// (migration 6), and the branches' fronts are merged in claim order
-// (priority, run_at, id). A claim therefore reads only the fronts of the
-// wanted types, however large the backlog of other types ahead of them. One
-// index over all types in claim order could not do that: a worker of a rare
-// type walked past every job of the other types first (37 ms a claim behind
-// 300,000 of them).
+// A claim reads only the fronts of the wanted types' pending jobs (an index
+// per type, migration 6), however large the backlog of other types ahead of
+// them. One index over all types in claim order could not do that: a worker
+// of a rare type walked past every job of the other types first (37 ms a
+// claim behind 300,000 of them).
 
-#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,9 +16,9 @@
 namespace soundhash::db::detail {
 
 enum class ClaimShape {
-  kNext,              // claim_next_job: $1 types, $2 worker
-  kBatch,             // claim_jobs: also $3, how many
-  kCompleteAndClaim,  // complete_job_and_claim_next: also $3, the job done
+  kNext = 0,              // claim_next_job: $1 types, $2 worker
+  kBatch = 1,             // claim_jobs: also $3, how many
+  kCompleteAndClaim = 2,  // complete_job_and_claim_next: also $3, the job done
 };
 
 /// One claim's job types, each once, and the statement that claims from them.
@@ -30,8 +27,8 @@ class Claim {
   /// `job_types` must be non-empty and outlive the Claim.
   Claim(ClaimShape shape, const std::vector<std::string>& job_types);
 
-  /// The statement's $1: the job types without repeats (a repeated type
-  /// would be a second branch offering the same jobs).
+  /// The statement's $1: the job types without repeats (so that a type
+  /// given twice still takes the one-type statement).
   const std::vector<std::string>& types() const {
     return distinct_ ? *distinct_ : *types_;
   }
