@@ -63,6 +63,18 @@ class QueueTest : public RepoTest {
     std::sort(all.begin(), all.end());
     return all;
   }
+  // Rows of processing_jobs that `tx`'s transaction has read so far (by
+  // sequential scans and fetched through indexes).
+  static std::int64_t rows_read(db::Session& tx) {
+    const auto n = tx.read(
+                         "SELECT seq_tup_read + idx_tup_fetch FROM "
+                         "pg_stat_xact_user_tables WHERE relname = "
+                         "'processing_jobs'")
+                       .one()[0]
+                       .as<std::int64_t>();
+    EXPECT_GT(n, 0) << "no counts: is track_counts off?";
+    return n;
+  }
   // A pointer: a Session member would make the fixture's destructor
   // noexcept(false).
   std::unique_ptr<db::Session> s{
@@ -225,13 +237,7 @@ TEST_F(QueueTest, ARareTypeIsClaimedWithoutReadingTheBacklogOfOthers) {
   const auto got = q.claim_next_job({"rare"}, "w");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->id, id);
-  const auto read = tx.read(
-                          "SELECT seq_tup_read + idx_tup_fetch FROM "
-                          "pg_stat_xact_user_tables WHERE relname = "
-                          "'processing_jobs'")
-                        .one()[0]
-                        .as<std::int64_t>();
-  EXPECT_GT(read, 0) << "no counts: is track_counts off?";
+  const auto read = rows_read(tx);
   EXPECT_LT(read, 100) << "the claim read rows of other types";
   // Beside the rare type, a common one is still claimed in one order.
   const auto common = q.claim_next_job({"fp", "rare"}, "w");
@@ -301,13 +307,7 @@ TEST_F(QueueTest, ATypeThatIsMostOfTheHistoryIsStillClaimedFromItsOwnIndex) {
     const auto got = q.claim_next_job({"fp"}, "w");
     ASSERT_EQ(got ? got->id : 0, i == 0 ? id : 0);
   }
-  const auto read = tx.read(
-                          "SELECT seq_tup_read + idx_tup_fetch FROM "
-                          "pg_stat_xact_user_tables WHERE relname = "
-                          "'processing_jobs'")
-                        .one()[0]
-                        .as<std::int64_t>();
-  EXPECT_GT(read, 0);
+  const auto read = rows_read(tx);
   EXPECT_LT(read, 100) << "the claims walked the pending jobs of 'match'";
 }
 
