@@ -16,14 +16,13 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <soundhash/db.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <soundhash/db.hpp>
 
 namespace db = soundhash::db;
 
@@ -143,9 +142,9 @@ bool register_channel(db::Database& database, std::string_view channel_id) {
 // At most one fingerprinting job per video, ever: a completed one counts too.
 bool request_fingerprinting_once(std::string_view video_id) {
   auto repo = db::job_repository();
-  auto [job, created] = repo->create_job_if_not_exists(
-      "fingerprint", video_id, std::nullopt,
-      {"pending", "running", "completed"});
+  auto [job, created] =
+      repo->create_job_if_not_exists("fingerprint", video_id, std::nullopt,
+                                     {"pending", "running", "completed"});
   return created;
 }
 // [end]
@@ -193,11 +192,11 @@ std::int64_t reset_failed_jobs(db::Database& database) {
   policy.jitter = 0.1;
   return db::db_retry("reset_failed_jobs", policy, [&] {
     auto s = database.session();
-    const auto n = s.execute("UPDATE processing_jobs SET status = 'pending', "
-                             "retry_count = retry_count + 1 "
-                             "WHERE status = 'failed' AND retry_count < "
-                             "max_retries")
-                       .affected_rows();
+    const auto r = s.execute(
+        "UPDATE processing_jobs SET status = 'pending', "
+        "retry_count = retry_count + 1 "
+        "WHERE status = 'failed' AND retry_count < max_retries");
+    const auto n = r.affected_rows();
     s.commit();  // inside fn: a transient COMMIT failure is retried too
     return n;
   });
@@ -268,8 +267,9 @@ int handle_request(std::string_view video_id) {
 void log_database_to_file() {
   auto file =
       std::make_shared<spdlog::sinks::basic_file_sink_mt>("soundhash-db.log");
-  db::logger().sinks().push_back(file);        // at startup, before threads
-  db::logger().set_level(spdlog::level::debug);  // DEBUG lines are off by default
+  // At startup, before threads. DEBUG lines are off by default.
+  db::logger().sinks().push_back(file);
+  db::logger().set_level(spdlog::level::debug);
 }
 // [end]
 
@@ -291,7 +291,7 @@ void configure_database() {
   auto cfg = db::Config::from_env();  // DATABASE_URL, SOUNDHASH_DB_*
   cfg.pool_size = 4;
   cfg.acquire_timeout = std::chrono::seconds{2};
-  cfg.prepared_statements = false;  // behind PgBouncer transaction pooling
+  cfg.prepared_statements = false;      // behind PgBouncer transaction pooling
   db::Database::configure_global(cfg);  // before the first global() use
   db::Database::global().migrate();     // bundled schema; idempotent
 }
@@ -584,9 +584,10 @@ int main(int argc, char** argv) {
     // Compile-checked only. A Database connects lazily, so this needs no
     // server.
     db::Database database{db::Config{}};
-    std::printf("guide_examples: pass \"run\" to run against DATABASE_URL "
-                "(pool size %zu)\n",
-                database.config().pool_size);
+    std::printf(
+        "guide_examples: pass \"run\" to run against DATABASE_URL "
+        "(pool size %zu)\n",
+        database.config().pool_size);
     return 0;
   }
   try {

@@ -165,8 +165,8 @@ std::optional<ProcessingJob> JobRepository::claim_next_job(
   constexpr std::string_view op = "claim_next_job";
   require_types(op, job_types);
   require_worker(op, worker_id);
+  const detail::Claim claim(detail::ClaimShape::kNext, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
-    const detail::Claim claim(detail::ClaimShape::kNext, job_types);
     auto r = session_.execute_last(claim.sql(), claim.types(), worker_id);
     if (r.empty()) return std::nullopt;
     return to_job(r[0]);
@@ -180,8 +180,8 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   require_types(op, job_types);
   require_worker(op, worker_id);
   detail::require_limit(op, n);
+  const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
   return session_.call(op, [&] {
-    const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
     return to_jobs(
         session_.execute_last(claim.sql(), claim.types(), worker_id, n));
   });
@@ -264,8 +264,8 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
   detail::require_key(op, "job_id", job_id);
   require_worker(op, worker_id);
   require_types(op, job_types);
+  const detail::Claim claim(detail::ClaimShape::kCompleteAndClaim, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
-    const detail::Claim claim(detail::ClaimShape::kCompleteAndClaim, job_types);
     auto r =
         session_.execute_last(claim.sql(), claim.types(), worker_id, job_id);
     const auto row = r.one();

@@ -32,6 +32,11 @@ class QueueTest : public RepoTest {
     j.max_retries = max_retries;
     return j;
   }
+  db::NewJob job_of(std::string type, std::string target, int priority = 0) {
+    db::NewJob j = job(std::move(target), priority);
+    j.job_type = std::move(type);
+    return j;
+  }
   std::string row(std::int64_t id) {
     return side.value("SELECT p::text FROM processing_jobs p WHERE id = " +
                       std::to_string(id));
@@ -163,9 +168,8 @@ TEST_F(QueueTest, ClaimsOverSeveralTypesFollowOneOrderAcrossThem) {
   // in claim order.
   const char* types[] = {"a", "b", "c", "skip"};
   for (int i = 0; i < 24; ++i) {
-    db::NewJob j = job("t" + std::to_string(i), (i * 7) % 5 - 2);
-    j.job_type = types[i % 4];
-    jobs.create_job(j);
+    jobs.create_job(
+        job_of(types[i % 4], "t" + std::to_string(i), (i * 7) % 5 - 2));
   }
   // The order every claim must follow, whatever the types' order in the call.
   const auto pending_in_order = [&](const std::string& types_sql) {
@@ -227,9 +231,7 @@ TEST_F(QueueTest, ARareTypeIsClaimedWithoutReadingTheBacklogOfOthers) {
   side.exec(
       "INSERT INTO processing_jobs (job_type, target_id) SELECT 'fp', 'v' || "
       "g FROM generate_series(1, 20000) g");
-  db::NewJob rare = job("rare-one");
-  rare.job_type = "rare";
-  const auto id = jobs.create_job(rare).id;
+  const auto id = jobs.create_job(job_of("rare", "rare-one")).id;
   side.exec("ANALYZE processing_jobs");
 
   auto tx = database.session();
@@ -252,9 +254,7 @@ TEST_F(QueueTest, ARareTypeIsClaimedWithoutReadingTheBacklogOfOthers) {
 // further, in order.
 TEST_F(QueueTest, ASeveralTypeClaimLocksOnlyTheJobsItTakes) {
   const auto create = [&](const char* type, const char* target, int prio) {
-    db::NewJob j = job(target, prio);
-    j.job_type = type;
-    return jobs.create_job(j).id;
+    return jobs.create_job(job_of(type, target, prio)).id;
   };
   const auto a1 = create("a", "a1", 0);
   const auto b1 = create("b", "b1", 1);
@@ -315,9 +315,7 @@ TEST_F(QueueTest, FusedClaimsOverSeveralTypesFromFourThreadsNeverShareAJob) {
   std::vector<db::NewJob> batch;
   const char* types[] = {"a", "b", "c"};
   for (int i = 0; i < 300; ++i) {
-    db::NewJob j = job("t" + std::to_string(i), i % 3);
-    j.job_type = types[i % 3];
-    batch.push_back(j);
+    batch.push_back(job_of(types[i % 3], "t" + std::to_string(i), i % 3));
   }
   const auto ids = jobs.create_jobs_batch(batch);
   const auto claimed =
