@@ -165,7 +165,8 @@ $fn$;
 //    finished ones (the bulk of the table over time) cost the queue nothing.
 //    The price: a worker whose types are rare behind a large backlog of
 //    other types walked past those (migration 6 adds an index per type).
-//  - Rescue looks at running jobs by heartbeat: another small partial index.
+//  - Rescue looks at running jobs by heartbeat: another small partial index
+//    (replaced in migration 7).
 //  - New jobs and jobs going back to pending NOTIFY channel soundhash_jobs
 //    with the job type as payload. NOTIFY is transactional: listeners hear it
 //    only when the creating transaction commits. Inserts notify once per
@@ -444,6 +445,25 @@ END
 $fn$;
 )sql";
 
+// Rescue's index, usable by rescue alone. The calls that name a claimed job
+// (heartbeat, complete, fail, release, the fused complete-and-claim) say
+// `id = ... AND status = 'running'`, which also matched the predicate of the
+// old index of running jobs. When the statistics were taken while few jobs
+// ran, that index looked empty to the planner, as cheap as the primary key,
+// and it was chosen: every such call read every running job (5,000 running
+// made each call read 5,000 rows; 20,000 made a completion take 3.8 ms).
+// The new predicate adds a condition those calls never state, so they
+// cannot use the index, and which rescue's own condition implies (a
+// comparison is false for NULL). Its key is the time rescue compares, so
+// rescue reads the stale jobs only, not every running one.
+constexpr std::string_view kRescueIndex = R"sql(
+CREATE INDEX processing_jobs_stale_idx
+  ON processing_jobs ((coalesce(heartbeat_at, started_at, created_at)))
+  WHERE status = 'running'
+    AND coalesce(heartbeat_at, started_at, created_at) IS NOT NULL;
+DROP INDEX processing_jobs_running_idx;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "race-free job creation", kJobCreation},
@@ -451,6 +471,7 @@ constexpr Migration kMigrations[] = {
     {4, "delayed wake-ups", kDelayedWakeups},
     {5, "purge with creation locks", kPurge},
     {6, "claims by job type", kClaimByType},
+    {7, "an index only rescue can use", kRescueIndex},
 };
 
 }  // namespace

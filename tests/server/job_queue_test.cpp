@@ -311,6 +311,47 @@ TEST_F(QueueTest, ATypeThatIsMostOfTheHistoryIsStillClaimedFromItsOwnIndex) {
   EXPECT_LT(read, 100) << "the claims walked the pending jobs of 'match'";
 }
 
+// The calls that name a claimed job (heartbeat, complete, fail, the fused
+// complete-and-claim) find it by its id even when the statistics were taken
+// while nothing ran. The running jobs' index then looks empty to the
+// planner, and a call that also says status = 'running' read all of it:
+// every call read every running job. Rescue has an index of its own.
+TEST_F(QueueTest, CallsOnAJobReadItByIdHoweverManyOthersRun) {
+  side.exec(
+      "INSERT INTO processing_jobs (job_type, target_id) SELECT 'busy', "
+      "'b' || g FROM generate_series(1, 5000) g");
+  for (const char* t : {"m1", "m2", "m3"}) jobs.create_job(job(t));
+  side.exec("ANALYZE processing_jobs");  // nothing runs yet
+  side.exec(
+      "UPDATE processing_jobs SET status = 'running', locked_by = 'other', "
+      "started_at = now(), heartbeat_at = now() WHERE job_type = 'busy'");
+  const auto mine = jobs.claim_jobs({"fp"}, "w", 3);
+  ASSERT_EQ(mine.size(), 3u);
+
+  auto tx = database.session();
+  db::JobRepository q{tx};
+  for (int i = 0; i < 8; ++i) {  // past the server's switch to a generic plan
+    q.heartbeat(mine[0].id, "w", 10.0 * i);
+  }
+  q.complete_job(mine[0].id, "w");
+  q.fail_job(mine[1].id, "w", "flaky");
+  EXPECT_FALSE(q.complete_job_and_claim_next(mine[2].id, "w", {"fp"}));
+  EXPECT_EQ(q.complete_jobs({mine[0].id}, "w"), std::vector<std::int64_t>{});
+  const auto read = rows_read(tx);
+  EXPECT_LT(read, 100) << "the calls read the running jobs of others";
+  tx.commit();
+
+  // Rescue reads the stale jobs alone, not every running one.
+  side.exec(
+      "UPDATE processing_jobs SET heartbeat_at = now() - interval '2 hours' "
+      "WHERE target_id = 'b7'");
+  auto rescuer = database.session();
+  const auto rescued = db::JobRepository{rescuer}.rescue_stale_jobs(1h);
+  ASSERT_EQ(rescued.size(), 1u);
+  EXPECT_EQ(rescued[0].target_id, "b7");
+  EXPECT_LT(rows_read(rescuer), 100) << "rescue read fresh running jobs";
+}
+
 TEST_F(QueueTest, FusedClaimsOverSeveralTypesFromFourThreadsNeverShareAJob) {
   std::vector<db::NewJob> batch;
   const char* types[] = {"a", "b", "c"};
