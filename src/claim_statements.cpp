@@ -23,10 +23,10 @@ namespace {
 // The one-job claims spell out LIMIT 1: with a parameter there, the server's
 // generic plan for the prepared statement looks dear, so it re-plans every
 // call (a quarter of a millisecond each).
-#define SH_ONE_TYPE(limit, gate)                                              \
-  "ARRAY (SELECT q.id FROM processing_jobs q WHERE q.status = 'pending' AND " \
-  "q.job_type = ($1::text[])[1] AND q.run_at <= now() AND " gate              \
-  " ORDER BY q.priority, q.run_at, q.id LIMIT " limit                         \
+#define SH_ONE_TYPE(limit, gate)                                      \
+  "ARRAY (SELECT q.id FROM processing_jobs q WHERE " SH_PENDING       \
+  " AND q.job_type = ($1::text[])[1] AND q.run_at <= now() AND " gate \
+  " ORDER BY q.priority, q.run_at, q.id LIMIT " limit                 \
   " FOR UPDATE SKIP LOCKED)"
 #define SH_SEVERAL_TYPES(limit, gate)                                   \
   "(SELECT soundhash_lock_next_jobs($1::text[], " limit ") WHERE " gate \

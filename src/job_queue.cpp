@@ -425,13 +425,15 @@ std::optional<std::chrono::milliseconds> JobRepository::oldest_runnable_wait(
     const std::vector<std::string>& job_types) {
   constexpr std::string_view op = "oldest_runnable_wait";
   for (const auto& t : job_types) detail::require_id(op, "job_types[i]", t);
+  // SH_PENDING: the index of pending jobs serves only queries that state it.
   return session_.call(op, [&]() -> std::optional<std::chrono::milliseconds> {
     const auto row = session_
                          .execute_last(
                              "SELECT floor(extract(epoch FROM now() - "
                              "min(q.run_at)) * 1000)::bigint FROM "
-                             "processing_jobs q WHERE q.status = 'pending' "
-                             "AND q.run_at <= now() AND (cardinality($1::"
+                             "processing_jobs q WHERE " SH_PENDING
+                             " AND q.run_at <= now() AND "
+                             "(cardinality($1::"
                              "text[]) = 0 OR q.job_type = ANY ($1))",
                              job_types)
                          .one();

@@ -108,28 +108,32 @@ std::vector<ProcessingJob> JobRepository::get_pending_jobs(
     std::optional<std::string_view> job_type, int limit) {
   if (job_type) detail::require_id("get_pending_jobs", "job_type", *job_type);
   detail::require_limit("get_pending_jobs", limit);
-  // Pending jobs are indexed per type in claim order (migration 6). For one
-  // type that index is read in order; for all, the types with pending jobs
-  // are found by hopping through the index (one lookup per type) and their
-  // fronts merged, so neither reads the whole backlog.
+  // Pending jobs are indexed per type in claim order (migrations 6 and 7).
+  // For one type that index is read in order; for all, the types with
+  // pending jobs are found by hopping through the index (one lookup per
+  // type) and their fronts merged, so neither reads the whole backlog. Each
+  // query states the index's predicate (SH_PENDING) to be able to read it.
   return session_.call("get_pending_jobs", [&] {
     if (job_type) {
       return to_jobs(session_.read(
-          "SELECT " SH_JOB_COLS
-          " FROM processing_jobs WHERE status = 'pending' AND job_type = $1 "
-          "ORDER BY priority, run_at, id LIMIT $2",
+          "SELECT " SH_JOB_COLS " FROM processing_jobs q WHERE " SH_PENDING
+          " AND q.job_type = $1 ORDER BY q.priority, q.run_at, q.id "
+          "LIMIT $2",
           *job_type, limit));
     }
     return to_jobs(session_.read(
         "WITH RECURSIVE t (pending_type) AS ((SELECT q.job_type FROM "
-        "processing_jobs q WHERE q.status = 'pending' ORDER BY q.job_type "
-        "LIMIT 1) UNION ALL SELECT (SELECT q.job_type FROM processing_jobs q "
-        "WHERE q.status = 'pending' AND q.job_type > t.pending_type ORDER BY "
-        "q.job_type LIMIT 1) FROM t WHERE t.pending_type IS NOT NULL) "
-        "SELECT " SH_JOB_COLS
+        "processing_jobs q WHERE " SH_PENDING
+        " ORDER BY q.job_type LIMIT 1) UNION ALL SELECT (SELECT "
+        "q.job_type FROM processing_jobs q WHERE " SH_PENDING
+        " AND q.job_type > t.pending_type ORDER BY "
+        "q.job_type LIMIT 1) FROM t WHERE t.pending_type IS "
+        "NOT NULL) SELECT " SH_JOB_COLS
         " FROM t CROSS JOIN LATERAL (SELECT * FROM "
-        "processing_jobs q WHERE q.status = 'pending' AND q.job_type = "
-        "t.pending_type ORDER BY q.priority, q.run_at, q.id LIMIT $1) c "
+        "processing_jobs q "
+        "WHERE " SH_PENDING
+        " AND q.job_type = t.pending_type ORDER BY "
+        "q.priority, q.run_at, q.id LIMIT $1) c "
         "ORDER BY priority, run_at, id LIMIT $1",
         limit));
   });

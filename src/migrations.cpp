@@ -165,8 +165,8 @@ $fn$;
 //    finished ones (the bulk of the table over time) cost the queue nothing.
 //    The price: a worker whose types are rare behind a large backlog of
 //    other types walked past those (migration 6 adds an index per type).
-//  - Rescue looks at running jobs by heartbeat: another small partial index
-//    (replaced in migration 7).
+//  - Rescue looks at running jobs by heartbeat: another small partial index.
+//    (Migration 7 replaces both indexes of this one and of migration 6.)
 //  - New jobs and jobs going back to pending NOTIFY channel soundhash_jobs
 //    with the job type as payload. NOTIFY is transactional: listeners hear it
 //    only when the creating transaction commits. Inserts notify once per
@@ -445,23 +445,36 @@ END
 $fn$;
 )sql";
 
-// Rescue's index, usable by rescue alone. The calls that name a claimed job
-// (heartbeat, complete, fail, release, the fused complete-and-claim) say
-// `id = ... AND status = 'running'`, which also matched the predicate of the
-// old index of running jobs. When the statistics were taken while few jobs
-// ran, that index looked empty to the planner, as cheap as the primary key,
-// and it was chosen: every such call read every running job (5,000 running
-// made each call read 5,000 rows; 20,000 made a completion take 3.8 ms).
-// The new predicate adds a condition those calls never state, so they
-// cannot use the index, and which rescue's own condition implies (a
-// comparison is false for NULL). Its key is the time rescue compares, so
-// rescue reads the stale jobs only, not every running one.
-constexpr std::string_view kRescueIndex = R"sql(
+// Partial indexes only their own queries can use. A query that finds a job
+// another way but also says its status matched the predicate of the index
+// of jobs in that status. When the statistics were taken while no job was
+// in it (an idle queue, then a burst), the planner found that index as cheap
+// as the right one and read all of it instead:
+//  - heartbeat, complete, fail, release and the fused complete-and-claim
+//    (`id = ... AND status = 'running'`) read every running job: 5,000
+//    rows a call with 5,000 running, 3.8 ms a completion with 20,000;
+//  - the locking step of a claim over several types (`id = ANY (...) AND
+//    status = 'pending'`) read every pending job: 10,000 rows a claim;
+//  - create_job_if_not_exists with check_statuses {"pending"} read every
+//    pending job of its type: 100,000 rows a call.
+// Each new predicate adds conditions that are always true of the index's
+// rows and that only its own queries state. Claims, listings and the lag
+// state the pending index's predicate verbatim (SH_PENDING in job_rows.hpp).
+// Rescue compares the time the rescue index is keyed on, which implies its
+// predicate (a comparison is never true of NULL), so rescue reads only the
+// stale jobs. Building the indexes blocks writes to processing_jobs while
+// the table is read, once per index.
+constexpr std::string_view kOwnIndexes = R"sql(
 CREATE INDEX processing_jobs_stale_idx
   ON processing_jobs ((coalesce(heartbeat_at, started_at, created_at)))
   WHERE status = 'running'
     AND coalesce(heartbeat_at, started_at, created_at) IS NOT NULL;
 DROP INDEX processing_jobs_running_idx;
+
+CREATE INDEX processing_jobs_pending_idx
+  ON processing_jobs (job_type, priority, run_at, id)
+  WHERE status = 'pending' AND job_type IS NOT NULL AND run_at IS NOT NULL;
+DROP INDEX processing_jobs_claim_idx;
 )sql";
 
 constexpr Migration kMigrations[] = {
@@ -471,7 +484,7 @@ constexpr Migration kMigrations[] = {
     {4, "delayed wake-ups", kDelayedWakeups},
     {5, "purge with creation locks", kPurge},
     {6, "claims by job type", kClaimByType},
-    {7, "an index only rescue can use", kRescueIndex},
+    {7, "indexes only their own queries use", kOwnIndexes},
 };
 
 }  // namespace

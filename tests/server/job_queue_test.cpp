@@ -80,6 +80,17 @@ class QueueTest : public RepoTest {
     EXPECT_GT(n, 0) << "no counts: is track_counts off?";
     return n;
   }
+  // A queue whose statistics were taken while it was idle (20,000 finished
+  // jobs), then a burst of 10,000 pending jobs n1..n10000, of the type
+  // `type_sql` gives for row g.
+  void burst_after_idle_statistics(const std::string& type_sql) {
+    side.exec(
+        "INSERT INTO processing_jobs (job_type, target_id, status) SELECT "
+        "'fp', 'old' || g, 'completed' FROM generate_series(1, 20000) g");
+    side.exec("ANALYZE processing_jobs");
+    side.exec("INSERT INTO processing_jobs (job_type, target_id) SELECT " +
+              type_sql + ", 'n' || g FROM generate_series(1, 10000) g");
+  }
   // A pointer: a Session member would make the fixture's destructor
   // noexcept(false).
   std::unique_ptr<db::Session> s{
@@ -350,6 +361,59 @@ TEST_F(QueueTest, CallsOnAJobReadItByIdHoweverManyOthersRun) {
   ASSERT_EQ(rescued.size(), 1u);
   EXPECT_EQ(rescued[0].target_id, "b7");
   EXPECT_LT(rows_read(rescuer), 100) << "rescue read fresh running jobs";
+}
+
+// The same for pending jobs: a claim over several types locks its chosen
+// jobs by id. With statistics taken while nothing was pending (an idle
+// queue, then a burst), that step read every pending job per claim.
+TEST_F(QueueTest, ASeveralTypeClaimAfterABurstReadsFewRows) {
+  burst_after_idle_statistics("CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END");
+
+  auto tx = database.session();
+  db::JobRepository q{tx};
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(q.claim_next_job({"a", "b"}, "w"));
+  }
+  EXPECT_LT(rows_read(tx), 100) << "the claims read the whole backlog";
+}
+
+// Idempotent creation finds a key's jobs through the key's index, not the
+// pending jobs' index, whatever statuses it checks: checking {"pending"}
+// after a burst read every pending job of the type.
+TEST_F(QueueTest, CreationAfterABurstReadsFewRows) {
+  burst_after_idle_statistics("'fp'");
+
+  auto tx = database.session();
+  db::JobRepository q{tx};
+  for (int i = 0; i < 8; ++i) {
+    const auto [found, created] = q.create_job_if_not_exists(
+        "fp", "n" + std::to_string(i + 1), std::nullopt, {"pending"});
+    EXPECT_FALSE(created);
+    EXPECT_EQ(found.status, "pending");
+  }
+  EXPECT_TRUE(
+      q.create_job_if_not_exists("fp", "fresh", std::nullopt, {"pending"})
+          .second);
+  EXPECT_LT(rows_read(tx), 100) << "creation read the pending jobs";
+}
+
+// Listing and watching the queue read its pending jobs, not its history.
+TEST_F(QueueTest, ListingAndWatchingTheQueueReadNoHistory) {
+  side.exec(
+      "INSERT INTO processing_jobs (job_type, target_id, status) SELECT "
+      "'fp', 'old' || g, 'completed' FROM generate_series(1, 20000) g");
+  side.exec(
+      "INSERT INTO processing_jobs (job_type, target_id) SELECT 'fp', 'n' || "
+      "g FROM generate_series(1, 300) g");
+  side.exec("ANALYZE processing_jobs");
+
+  auto tx = database.session();
+  db::JobRepository q{tx};
+  EXPECT_TRUE(q.oldest_runnable_wait());
+  EXPECT_TRUE(q.oldest_runnable_wait({"fp"}));
+  EXPECT_EQ(q.get_pending_jobs(std::nullopt, 5).size(), 5u);
+  EXPECT_EQ(q.get_pending_jobs("fp", 5).size(), 5u);
+  EXPECT_LT(rows_read(tx), 2000) << "a call read finished jobs";
 }
 
 TEST_F(QueueTest, FusedClaimsOverSeveralTypesFromFourThreadsNeverShareAJob) {

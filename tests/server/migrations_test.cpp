@@ -22,7 +22,7 @@ TEST(Migrations, ApplyOnceAndRecord) {
                        "ORDER BY version) FROM soundhash_schema_migrations"),
             "1:initial schema,2:race-free job creation,3:work queue,"
             "4:delayed wake-ups,5:purge with creation locks,"
-            "6:claims by job type,7:an index only rescue can use");
+            "6:claims by job type,7:indexes only their own queries use");
   for (const char* table : {"channels", "videos", "audio_fingerprints",
                             "match_results", "processing_jobs"}) {
     EXPECT_EQ(side.value(std::string("SELECT to_regclass('") + table +
