@@ -15,7 +15,16 @@
 //   drain-batched   W threads, each: claim_jobs(500) + complete_jobs
 //   drain-async     as drain, in autocommit sessions whose commits do not
 //                   wait for the WAL flush (TxOptions::synchronous_commit)
+//   drain-bare      not the library: the issue's "bare one-statement-per-job
+//                   UPDATE ... FOR UPDATE SKIP LOCKED loop". W threads on
+//                   bare libpq connections, each looping one prepared UPDATE
+//                   that marks the next pending job running, autocommit.
+//                   Jobs are claimed but never completed: less work than any
+//                   queue that also records completions, so a ceiling on
+//                   per-job drains with one durable commit per job
 // Job payloads match the graphile peer's: type "bench", {"target": "t<i>"}.
+
+#include <libpq-fe.h>
 
 #include <algorithm>
 #include <chrono>
@@ -103,6 +112,43 @@ long drain(db::Database& d, const std::string& mode, int w) {
   return done;
 }
 
+// drain-bare: one statement and one commit per job, claiming only.
+long drain_bare(const std::string& conninfo, int w) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string e = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error(e);
+  }
+  PQclear(PQprepare(c, "take",
+                    "UPDATE processing_jobs j SET status = 'running',"
+                    " started_at = now(), heartbeat_at = now(), locked_by = $1,"
+                    " attempts = j.attempts + 1 WHERE j.id = ("
+                    " SELECT q.id FROM processing_jobs q"
+                    " WHERE q.status = 'pending' AND q.job_type = 'bench'"
+                    " AND q.run_at <= now() ORDER BY q.priority, q.run_at, q.id"
+                    " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING j.id",
+                    0, nullptr));
+  const std::string me = "bare:" + std::to_string(w);
+  const char* params[] = {me.c_str()};
+  long done = 0;
+  for (;;) {
+    PGresult* r = PQexecPrepared(c, "take", 1, params, nullptr, nullptr, 0);
+    const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    const int rows = ok ? PQntuples(r) : 0;
+    std::string e = ok ? "" : PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) {
+      PQfinish(c);
+      throw std::runtime_error(e);
+    }
+    if (rows == 0) break;
+    ++done;
+  }
+  PQfinish(c);
+  return done;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -141,7 +187,8 @@ int main(int argc, char** argv) try {
     for (int w = 0; w < o.workers; ++w) {
       threads.emplace_back([&, w] {
         try {
-          counts[w] = drain(d, o.mode, w);
+          counts[w] = o.mode == "drain-bare" ? drain_bare(o.conninfo, w)
+                                             : drain(d, o.mode, w);
         } catch (const std::exception& e) {
           errors[w] = e.what();
         }

@@ -37,6 +37,9 @@ for w in (1, 2, 4):
     rows.append((f"drain per job, asynchronous commit, {w} worker{'s' if w > 1 else ''}",
                  "drain-async", "drain", w, 2.0))
 for w in (1, 2, 4):
+    rows.append((f"bare claim loop (no completion, not a queue), {w} worker{'s' if w > 1 else ''}",
+                 "drain-bare", "drain", w, None))
+for w in (1, 2, 4):
     rows.append((f"drain batched, {w} worker{'s' if w > 1 else ''}",
                  "drain-batched", "drain-batched", w, 1.0))
 
