@@ -166,7 +166,7 @@ $fn$;
 //    The price: a worker whose types are rare behind a large backlog of
 //    other types walked past those (migration 6 adds an index per type).
 //  - Rescue looks at running jobs by heartbeat: another small partial index.
-//    (Migration 7 replaces both indexes of this one and of migration 6.)
+//    (Migration 7 replaces it, and migration 6's index of pending jobs.)
 //  - New jobs and jobs going back to pending NOTIFY channel soundhash_jobs
 //    with the job type as payload. NOTIFY is transactional: listeners hear it
 //    only when the creating transaction commits. Inserts notify once per
@@ -463,17 +463,20 @@ $fn$;
 // Rescue compares the time the rescue index is keyed on, which implies its
 // predicate (a comparison is never true of NULL), so rescue reads only the
 // stale jobs. Building the indexes blocks writes to processing_jobs while
-// the table is read, once per index.
+// the table is read, once per index; the old ones are dropped last, as
+// dropping takes a lock that blocks reads too (until the migration commits).
+// The extra conditions hold up on PostgreSQL 15, which this schema targets:
+// PostgreSQL 17 drops `col IS NOT NULL` of a NOT NULL column from queries,
+// and the listings that state it without implying it would lose the index.
 constexpr std::string_view kOwnIndexes = R"sql(
 CREATE INDEX processing_jobs_stale_idx
   ON processing_jobs ((coalesce(heartbeat_at, started_at, created_at)))
   WHERE status = 'running'
     AND coalesce(heartbeat_at, started_at, created_at) IS NOT NULL;
-DROP INDEX processing_jobs_running_idx;
-
 CREATE INDEX processing_jobs_pending_idx
   ON processing_jobs (job_type, priority, run_at, id)
   WHERE status = 'pending' AND job_type IS NOT NULL AND run_at IS NOT NULL;
+DROP INDEX processing_jobs_running_idx;
 DROP INDEX processing_jobs_claim_idx;
 )sql";
 

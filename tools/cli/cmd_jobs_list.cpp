@@ -21,13 +21,21 @@ constexpr std::int64_t kMaxLimit = 1'000'000;
 
 // Filters are bound parameters; a NULL one matches everything. The heartbeat
 // age is measured on the server's clock, from the same instant
-// rescue_stale_jobs measures it from.
+// rescue_stale_jobs measures it from. The statement runs once, so the server
+// plans it for the values given: with --status pending or running, the two
+// always-true conditions after the status filter then state the predicate
+// of the index of pending or of running jobs (migration 7), and the listing
+// can read those jobs alone instead of the table's history.
 constexpr std::string_view kListSql =
     "SELECT id, job_type, target_id, status, progress, created_at, attempts, "
     "locked_by, run_at, extract(epoch FROM now() - coalesce(heartbeat_at, "
     "started_at, created_at))::float8 "
     "FROM processing_jobs "
     "WHERE ($1::text IS NULL OR status = $1::text) "
+    "AND ($1::text IS DISTINCT FROM 'pending' OR (job_type IS NOT NULL AND "
+    "run_at IS NOT NULL)) "
+    "AND ($1::text IS DISTINCT FROM 'running' OR coalesce(heartbeat_at, "
+    "started_at, created_at) IS NOT NULL) "
     "AND ($2::text IS NULL OR job_type = $2::text) "
     "AND ($4::text IS NULL OR locked_by = $4::text) "
     "ORDER BY id DESC LIMIT $3";
