@@ -1,6 +1,8 @@
 // Target 1: a scoped single read, the library against hand-written libpq
 // (sequential: BEGIN, prepared SELECT, COMMIT), the same three statements
-// pipelined in one round trip (the floor), and libpqxx.
+// pipelined in one round trip (the floor), and libpqxx. Beside them, the
+// least any client can send for a read: the prepared SELECT alone, in the
+// server's implicit transaction (a ceiling for the ratio to SQLAlchemy).
 #include <benchmark/benchmark.h>
 
 #include <pqxx/pqxx>
@@ -89,6 +91,26 @@ void BM_ScopedRead_LibpqPipelined(benchmark::State& state) {
   PQfinish(c);
 }
 
+void BM_Read_LibpqBare(benchmark::State& state) {
+  bench::database();
+  PGconn* c = bench::connect_raw();
+  PGresult* p = PQprepare(c, "get", bench::kGetVideoSql, 1, nullptr);
+  PQclear(p);
+  std::mt19937 rng(1);
+  for (auto _ : state) {
+    const std::string id = next_video(rng);
+    const char* values[] = {id.c_str()};
+    PGresult* r = PQexecPrepared(c, "get", 1, values, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+      state.SkipWithError("query failed");
+    }
+    auto row = take_row(r);
+    PQclear(r);
+    benchmark::DoNotOptimize(row);
+  }
+  PQfinish(c);
+}
+
 void BM_ScopedRead_Libpqxx(benchmark::State& state) {
   bench::database();
   pqxx::connection c(bench::conninfo());
@@ -122,6 +144,7 @@ BENCHMARK(BM_ScopedRead_Library)->UseRealTime();
 BENCHMARK(BM_ScopedRead_LibpqSequential)->UseRealTime();
 BENCHMARK(BM_ScopedRead_LibpqPipelined)->UseRealTime();
 BENCHMARK(BM_ScopedRead_Libpqxx)->UseRealTime();
+BENCHMARK(BM_Read_LibpqBare)->UseRealTime();
 BENCHMARK(BM_ScopedRead_Library_Threads)
     ->Threads(1)
     ->Threads(2)
