@@ -30,6 +30,27 @@ std::string next_video(std::mt19937& rng) {
   return bench::video_id(static_cast<int>(rng() % bench::kVideos));
 }
 
+// A raw connection to the seeded database with the read prepared as "get".
+PGconn* connect_with_get() {
+  bench::database();  // schema and data
+  PGconn* c = bench::connect_raw();
+  PQclear(PQprepare(c, "get", bench::kGetVideoSql, 1, nullptr));
+  return c;
+}
+
+// The prepared read of video `id`, waited for, its row copied out.
+std::vector<std::string> get_row(PGconn* c, const std::string& id,
+                                 benchmark::State& state) {
+  const char* values[] = {id.c_str()};
+  PGresult* r = PQexecPrepared(c, "get", 1, values, nullptr, nullptr, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    state.SkipWithError("query failed");
+  }
+  auto row = take_row(r);
+  PQclear(r);
+  return row;
+}
+
 void BM_ScopedRead_Library(benchmark::State& state) {
   auto& database = bench::database();
   std::mt19937 rng(1);
@@ -42,21 +63,11 @@ void BM_ScopedRead_Library(benchmark::State& state) {
 }
 
 void BM_ScopedRead_LibpqSequential(benchmark::State& state) {
-  bench::database();  // schema and data
-  PGconn* c = bench::connect_raw();
-  PGresult* p = PQprepare(c, "get", bench::kGetVideoSql, 1, nullptr);
-  PQclear(p);
+  PGconn* c = connect_with_get();
   std::mt19937 rng(1);
   for (auto _ : state) {
-    const std::string id = next_video(rng);
-    const char* values[] = {id.c_str()};
     bench::exec_raw(c, "BEGIN");
-    PGresult* r = PQexecPrepared(c, "get", 1, values, nullptr, nullptr, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-      state.SkipWithError("query failed");
-    }
-    auto row = take_row(r);
-    PQclear(r);
+    auto row = get_row(c, next_video(rng), state);
     bench::exec_raw(c, "COMMIT");
     benchmark::DoNotOptimize(row);
   }
@@ -64,10 +75,7 @@ void BM_ScopedRead_LibpqSequential(benchmark::State& state) {
 }
 
 void BM_ScopedRead_LibpqPipelined(benchmark::State& state) {
-  bench::database();
-  PGconn* c = bench::connect_raw();
-  PGresult* p = PQprepare(c, "get", bench::kGetVideoSql, 1, nullptr);
-  PQclear(p);
+  PGconn* c = connect_with_get();
   PQenterPipelineMode(c);
   std::mt19937 rng(1);
   for (auto _ : state) {
@@ -92,20 +100,10 @@ void BM_ScopedRead_LibpqPipelined(benchmark::State& state) {
 }
 
 void BM_Read_LibpqBare(benchmark::State& state) {
-  bench::database();
-  PGconn* c = bench::connect_raw();
-  PGresult* p = PQprepare(c, "get", bench::kGetVideoSql, 1, nullptr);
-  PQclear(p);
+  PGconn* c = connect_with_get();
   std::mt19937 rng(1);
   for (auto _ : state) {
-    const std::string id = next_video(rng);
-    const char* values[] = {id.c_str()};
-    PGresult* r = PQexecPrepared(c, "get", 1, values, nullptr, nullptr, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-      state.SkipWithError("query failed");
-    }
-    auto row = take_row(r);
-    PQclear(r);
+    auto row = get_row(c, next_video(rng), state);
     benchmark::DoNotOptimize(row);
   }
   PQfinish(c);
