@@ -339,8 +339,9 @@ Outcome Connection::run(std::span<const Statement> stmts,
     if (succeeded(r)) {
       results[i] = Result(r);
     } else {
-      if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+      if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED && out.ok()) {
         fail(static_cast<int>(i), error_from(conn_, r));
+        out.server_replied = PQresultErrorField(r, PG_DIAG_SQLSTATE) != nullptr;
       }
       PQclear(r);
     }

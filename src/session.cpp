@@ -1,6 +1,7 @@
 #include "soundhash/db/session.hpp"
 
 #include <stdexcept>
+#include <thread>
 
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/log.hpp"
@@ -46,7 +47,7 @@ Session::~Session() noexcept(false) {
                          ? std::string("an exception left the session's scope")
                          : last_error_);
     }
-    rollback();
+    abandon();
     return;
   }
   if (kind_ == Kind::manual) {
@@ -55,10 +56,10 @@ Session::~Session() noexcept(false) {
           "Session closed with uncommitted work; rolling it back (commit() "
           "it explicitly)");
     }
-    rollback();
+    abandon();
     return;
   }
-  commit();
+  commit_unit();
 }
 
 const RetryPolicy& Session::policy() const noexcept {
@@ -73,24 +74,89 @@ void Session::throw_if_poisoned() const {
   }
 }
 
+Session::ThreadClaim::ThreadClaim(Session& session, const char* what)
+    : s(session) {
+  std::thread::id none;
+  if (!s.owner_.compare_exchange_strong(none, std::this_thread::get_id(),
+                                        std::memory_order_acquire)) {
+    throw std::logic_error(
+        std::string("Session::") + what +
+        " while another thread is using the session: a Session belongs to "
+        "one thread at a time (take one session per thread)");
+  }
+}
+
+Session::ThreadClaim::~ThreadClaim() {
+  s.owner_.store(std::thread::id(), std::memory_order_release);
+}
+
 Session::CallGuard::CallGuard(Session& session) noexcept : s(session) {
   s.last_error_.clear();
-  s.call_active_ = true;
+  s.depth_ = 1;
+  s.call_error_ = nullptr;
+  s.call_undone_ = false;
   s.work_before_call_ = s.has_work_;
   s.savepoint_ = false;
   s.committed_in_call_ = false;
 }
 
+void Session::CallGuard::finish() {
+  // A failure inside the call that its function caught still fails it: the
+  // work after the failure was never sent, so success would be a lie.
+  if (s.call_error_) std::rethrow_exception(s.call_error_);
+  // An autocommit session ends the transaction with its outermost call.
+  if (s.kind_ == Kind::autocommit) s.commit_unit();
+}
+
 Session::CallGuard::~CallGuard() {
-  // A failed autocommit call is its own unit: nothing of it survives, and
-  // the connection goes back.
-  if (s.kind_ == Kind::autocommit && std::uncaught_exceptions() > uncaught) {
-    s.rollback();
-  }
+  if (std::uncaught_exceptions() > uncaught) s.undo_call();
   if (s.savepoint_) s.release_pending_ = true;  // sent with the next batch
   s.savepoint_ = false;
-  s.call_active_ = false;
+  s.depth_ = 0;
+  s.call_error_ = nullptr;
   s.work_before_call_ = false;
+}
+
+void Session::undo_call() noexcept {
+  if (call_undone_) return;  // fail() did it when the statement failed
+  call_undone_ = true;
+  if (!conn_) return;
+  if (savepoint_) {
+    // Undo just this call; the transaction and earlier work live on.
+    bool recovered = false;
+    try {
+      conn_->exec({kRollbackTo});
+      recovered = conn_->tx_status() == detail::TxStatus::in_transaction;
+    } catch (const std::exception& e) {
+      last_error_ = e.what();
+    }
+    if (recovered) return;
+    poisoned_ = "the connection failed while rolling back a failed call";
+  } else if (work_before_call_) {
+    return;  // no statement of this call ran: nothing to undo
+  }
+  // A first call: everything in the transaction is the call's (or the
+  // rollback to its savepoint failed, and the transaction is lost).
+  has_work_ = false;
+  savepoint_ = false;
+  release_pending_ = false;
+  give_back();
+}
+
+void Session::check_may_end(const char* what) const {
+  if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+    throw std::logic_error(
+        std::string("Session::") + what +
+        "() inside a call: a call is all or nothing, so it cannot end the "
+        "transaction it belongs to; end it after the call returns");
+  }
+  if (kind_ == Kind::managed) {
+    throw std::logic_error(
+        std::string("Session::") + what +
+        "() inside Database::transact: the unit owns its transaction (it "
+        "commits when your function returns and rolls back when it throws); "
+        "a re-run after a committed half would apply that half twice");
+  }
 }
 
 detail::Connection& Session::connection() {
@@ -135,7 +201,15 @@ void Session::prefix_done(const Prefix& p, int failed_at) {
 }
 
 Result Session::run(const detail::Statement& st) {
-  if (!call_active_) return call("run", [&] { return run(st); });
+  return call("run", [&] {
+    detail::Statement own = st;
+    own.last = st.last && depth_ <= kLastOfCall;
+    return run_now(own);
+  });
+}
+
+Result Session::run_now(const detail::Statement& st) {
+  if (call_error_) std::rethrow_exception(call_error_);
   throw_if_poisoned();
   if (committed_in_call_) {
     throw std::logic_error(
@@ -194,28 +268,32 @@ Result Session::run_committed(detail::Connection& c,
   for (int i = 0; i < p.n; ++i) batch[n++] = {p.sql[i]};
   const int at = n;
   batch[n++] = st;
+  const int commit_at = n;
   batch[n++] = {"COMMIT"};
   const auto outcome = c.run({batch, static_cast<std::size_t>(n)},
                              {results, static_cast<std::size_t>(n)});
   if (!outcome.ok()) {
     // The server may have run the COMMIT before the connection went: unless
-    // the statement only read, re-running it could apply it twice.
+    // the statement only read, re-running it could apply it twice. Replies
+    // come in order, so a server's error reply to a statement before the
+    // COMMIT (its goodbye as it was shut down or timed out, say) means the
+    // COMMIT never ran, and neither did the statement if BEGIN failed. The
+    // goodbye may also stand in for a background COMMIT's reply (index 0).
     bool in_doubt = false;
     std::string what;
     std::string sqlstate;
+    const bool commit_never_ran =
+        outcome.failed < commit_at && outcome.server_replied;
     try {
       std::rethrow_exception(outcome.error);
     } catch (const ConnectionError& e) {
-      // Except when the server's own goodbye (57P01..57P03, sent as it
-      // shuts the session down) came before any reply to BEGIN: replies come
-      // in order, so then nothing ran.
       const bool goodbye_first =
           outcome.failed == 0 && e.sqlstate().starts_with("57P0");
-      in_doubt = !st.plain_read && !goodbye_first;
+      in_doubt = !st.plain_read && !goodbye_first && !commit_never_ran;
       what = e.what();
       sqlstate = e.sqlstate();
     } catch (...) {
-      in_doubt = !st.plain_read && c.broken();
+      in_doubt = !st.plain_read && c.broken() && !commit_never_ran;
     }
     if (in_doubt) {
       fail(std::make_exception_ptr(CommitInDoubt(
@@ -231,15 +309,13 @@ Result Session::run_committed(detail::Connection& c,
   return std::move(results[at]);
 }
 
-void Session::end_call() {
-  if (kind_ == Kind::autocommit) commit();
-}
-
 std::int64_t Session::copy_in(std::string_view copy_sql,
                               std::string_view data) {
-  if (!call_active_) {
-    return call("copy_in", [&] { return copy_in(copy_sql, data); });
-  }
+  return call("copy_in", [&] { return copy_in_now(copy_sql, data); });
+}
+
+std::int64_t Session::copy_in_now(std::string_view copy_sql,
+                                  std::string_view data) {
   std::int64_t rows = 0;
   simple_query(copy_sql, [&](const std::string& sql) {
     rows = conn_->copy_in(sql, data);
@@ -248,12 +324,15 @@ std::int64_t Session::copy_in(std::string_view copy_sql,
 }
 
 void Session::run_script(std::string_view sql) {
-  if (!call_active_) return call("run_script", [&] { run_script(sql); });
-  simple_query(sql, [&](const std::string& text) { conn_->exec_script(text); });
+  call("run_script", [&] {
+    simple_query(sql,
+                 [&](const std::string& text) { conn_->exec_script(text); });
+  });
 }
 
 void Session::simple_query(
     std::string_view sql, const std::function<void(const std::string&)>& send) {
+  if (call_error_) std::rethrow_exception(call_error_);
   throw_if_poisoned();
   connection();
   // COPY and scripts cannot be pipelined, but the simple protocol takes the
@@ -286,6 +365,10 @@ void Session::fail(std::exception_ptr error) {
   } catch (...) {
     last_error_ = "unknown error";
   }
+  // The call is failed from here on (see Session::call), and its work is
+  // undone below: to its savepoint, or with the whole transaction.
+  if (!call_error_) call_error_ = error;
+  call_undone_ = true;
   if (!transient && savepoint_ && conn_ && !conn_->broken()) {
     // Undo just this call; the transaction and earlier work live on.
     bool recovered = false;
@@ -304,19 +387,36 @@ void Session::fail(std::exception_ptr error) {
   savepoint_ = false;
   release_pending_ = false;
   give_back();
-  if (lost_earlier_work) poisoned_ = last_error_;
+  // A unit that lost earlier work must not go on as if it had not; nor may a
+  // transact unit go on after any transient error, even one that lost only
+  // its first call: transact must see it to re-run the whole unit.
+  if (lost_earlier_work || (transient && kind_ == Kind::managed)) {
+    poisoned_ = last_error_;
+  }
   std::rethrow_exception(error);
 }
 
 void Session::commit() {
+  check_may_end("commit");
+  ThreadClaim claim(*this, "commit");
+  commit_unit();
+}
+
+void Session::rollback() {
+  check_may_end("rollback");
+  ThreadClaim claim(*this, "rollback");
+  abandon();
+}
+
+void Session::commit_unit() {
   if (!poisoned_.empty()) {
-    std::string why = std::move(poisoned_);
-    poisoned_.clear();
+    // The refusal stands until rollback(): a caller that catches this and
+    // goes on must not commit the rest of a unit that lost its beginning.
     give_back();
     throw TransientError(
         "cannot commit: the transaction was rolled back after a transient "
         "error (" +
-        why + ")");
+        poisoned_ + "); call rollback() before reusing the session");
   }
   if (!conn_) return;
   const auto status = conn_->tx_status();
@@ -351,7 +451,7 @@ void Session::commit() {
   give_back();
 }
 
-void Session::rollback() noexcept {
+void Session::abandon() noexcept {
   poisoned_.clear();
   has_work_ = false;
   savepoint_ = false;

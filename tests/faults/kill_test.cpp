@@ -145,6 +145,29 @@ TEST(Kill, CommitWhoseAnswerIsLostIsCommitInDoubtNotRetried) {
   database.transact([](db::Session& s) { s.execute("SELECT 1"); });
 }
 
+// 8b. The same in an autocommit session, whose write and COMMIT go out in
+// one round trip: the answer to both is lost, so the write is in doubt.
+TEST(Kill, AutocommitCommitWhoseAnswerIsLostIsCommitInDoubt) {
+  sh_test::Side side;
+  side.exec("CREATE TABLE payments (note text NOT NULL)");
+  sh_test::CommitCutter proxy(std::stoi(conninfo_value("port")));
+  db::Config c = sh_test::config();
+  c.conninfo = "host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+               " user=" + conninfo_value("user") +
+               " dbname=" + conninfo_value("dbname") + " sslmode=disable";
+  c.prepared_statements = false;
+  c.pool_size = 1;
+  db::Database database{c};
+  auto a = database.autocommit_session();
+  a.execute("SELECT 1");  // connected before the proxy is armed
+  proxy.arm();
+  EXPECT_THROW(a.execute("INSERT INTO payments VALUES ('pay 100')"),
+               db::CommitInDoubt);
+  EXPECT_TRUE(proxy.fired());
+  EXPECT_EQ(side.count("SELECT count(*) FROM payments"), 1);
+  EXPECT_TRUE(sh_test::sleeps().empty()) << "an in-doubt write was retried";
+}
+
 // 9. Statement timeouts and cancels (57014) are not retried.
 TEST(Kill, StatementTimeoutIsNotRetried) {
   db::Database database{sh_test::config()};

@@ -63,10 +63,10 @@ class Database {
       Session s(*this, options, Session::Kind::managed);
       if constexpr (std::is_void_v<R>) {
         fn(s);
-        s.commit();
+        s.commit_unit();
       } else {
         R r = fn(s);
-        s.commit();
+        s.commit_unit();
         return r;
       }
     });

@@ -10,8 +10,10 @@
 //
 // The connection is taken from the pool on first use and BEGIN is sent with
 // the first statement (same round trip). Every statement belongs to a "call"
-// (one `execute`, or one repository method); the call is the unit that is
-// retried and rolled back on failure:
+// (one `execute`, one repository method, or one `call(op, fn)`; calls nested
+// in a call join it). A call is all or nothing: any exception leaving it
+// rolls back what it did, and once something inside it failed it stays
+// failed (see call()). The call is also the unit that is retried:
 //  - a call that is the first work of its transaction retries transient
 //    failures by itself (ROLLBACK, back off with nothing held, run again);
 //  - a later call runs under a SAVEPOINT sent in the same round trip: a
@@ -26,6 +28,7 @@
 // statement sends BEGIN, the statement and COMMIT in one round trip. It is
 // what a queue worker wants: claim, heartbeat, complete, each durable at once.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -33,6 +36,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -77,16 +81,18 @@ class Session {
   /// file comment for its retry and rollback rules).
   template <detail::Bindable... Args>
   Result execute(std::string_view sql, const Args&... args) {
-    return statement({.last = !call_active_}, sql, args...);
+    return statement({}, kOwnCall, sql, args...);
   }
 
   /// Like execute, for the last statement of the running call (repository
   /// methods made of one statement use it): in an autocommit session its
   /// COMMIT rides in the same round trip. Running another statement after
-  /// it in the same call is a logic_error.
+  /// it in the same call is a logic_error, and an exception thrown after it
+  /// in the same call cannot undo it. Inside an outer call it is an
+  /// ordinary statement: only the outermost call ends the transaction.
   template <detail::Bindable... Args>
   Result execute_last(std::string_view sql, const Args&... args) {
-    return statement({.last = true}, sql, args...);
+    return statement({}, kLastOfCall, sql, args...);
   }
 
   /// Like execute_last, for a write that often has nothing to do, such as an
@@ -107,7 +113,7 @@ class Session {
   template <detail::Bindable... Args>
   Result execute_last_may_write_nothing(std::string_view sql,
                                         const Args&... args) {
-    return statement({.last = true, .may_write_nothing = true}, sql, args...);
+    return statement({.may_write_nothing = true}, kLastOfCall, sql, args...);
   }
 
   /// Like execute, for a statement that only reads. When it is the first
@@ -119,25 +125,34 @@ class Session {
   /// SERIALIZABLE unit, or after a write, it is the same as execute.
   template <detail::Bindable... Args>
   Result read(std::string_view sql, const Args&... args) {
-    return statement({.plain_read = true, .last = !call_active_}, sql, args...);
+    return statement({.plain_read = true}, kOwnCall, sql, args...);
   }
 
   /// Runs `fn()` as one call named `op`: retried as a whole when it is the
-  /// first work of the transaction, under a savepoint otherwise. Repository
-  /// methods are built on this; calls nested inside a call join it.
+  /// first work of the transaction, under a savepoint otherwise. A call is
+  /// all or nothing: any exception leaving it rolls back everything it did,
+  /// and once anything inside it failed (a statement, or an exception out of
+  /// a nested call) it stays failed: later statements in it throw that error
+  /// unsent, and it throws that error when `fn` returns, even if `fn` caught
+  /// it. Calls nested inside a call join it; only the outermost one ends a
+  /// transaction. Repository methods are built on this. A Session is used by
+  /// one thread at a time: a call while another thread's call is running
+  /// throws std::logic_error.
   template <class F>
   auto call(std::string_view op, F&& fn) -> std::invoke_result_t<F&> {
     using R = std::invoke_result_t<F&>;
-    if (call_active_) return fn();
+    if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id())
+      return joined(fn);
+    ThreadClaim claim(*this, "call");
     throw_if_poisoned();
     auto once = [&]() -> R {
       CallGuard guard(*this);
       if constexpr (std::is_void_v<R>) {
         fn();
-        end_call();
+        guard.finish();
       } else {
         R r = fn();
-        end_call();
+        guard.finish();
         return r;
       }
     };
@@ -166,12 +181,17 @@ class Session {
 
   /// Commits the work so far and gives the connection back; the session can
   /// be used again (a new transaction begins lazily). Throws the COMMIT's
-  /// error; a connection lost during COMMIT throws CommitInDoubt.
+  /// error; a connection lost during COMMIT throws CommitInDoubt. Throws
+  /// std::logic_error, changing nothing, inside a call (the call would be
+  /// split) and in a Database::transact unit (which owns its transaction: a
+  /// re-run would apply a committed half twice).
   void commit();
-  /// Rolls back the work so far (and clears a failed state); never throws.
-  void rollback() noexcept;
-  /// Rolls back anything uncommitted and gives the connection back.
-  void close() noexcept { rollback(); }
+  /// Rolls back the work so far and clears a failed state. Throws
+  /// std::logic_error, changing nothing, where commit() does.
+  void rollback();
+  /// Rolls back anything uncommitted and gives the connection back (as
+  /// rollback()).
+  void close() { rollback(); }
 
   /// True while a transaction is open on the session's connection.
   [[nodiscard]] bool in_transaction() const noexcept;
@@ -188,26 +208,69 @@ class Session {
   friend class Database;
   Session(Database& db, TxOptions options, Kind kind);
 
+  /// Sets up and ends the outermost call: on an exception leaving it, rolls
+  /// back what the call did.
   struct CallGuard {
     explicit CallGuard(Session& s) noexcept;
     ~CallGuard();
     CallGuard(const CallGuard&) = delete;
     CallGuard& operator=(const CallGuard&) = delete;
+    /// The call's function returned: throw its failure if it had one (caught
+    /// inside), else end the call (an autocommit session commits).
+    void finish();
     Session& s;
     int uncaught = std::uncaught_exceptions();
   };
+  /// Marks the session as used by this thread for its lifetime; throws
+  /// std::logic_error if another thread is using it.
+  struct ThreadClaim {
+    ThreadClaim(Session& s, const char* what);
+    ~ThreadClaim();
+    ThreadClaim(const ThreadClaim&) = delete;
+    ThreadClaim& operator=(const ThreadClaim&) = delete;
+    Session& s;
+  };
 
-  /// Runs `sql` with `args` bound, with the flags of `st` (its sql and
-  /// params are filled in here).
+  // How far out a statement may be the last of its call: execute() is when
+  // it is a call of its own, execute_last() also inside the call it ends.
+  static constexpr int kOwnCall = 1;
+  static constexpr int kLastOfCall = 2;
+
+  /// Runs `sql` with `args` bound, with the flags of `st` (its sql, params
+  /// and `last` are filled in here).
   template <class... Args>
-  Result statement(detail::Statement st, std::string_view sql,
+  Result statement(detail::Statement st, int last_depth, std::string_view sql,
                    const Args&... args) {
     detail::Param params[sizeof...(Args) + 1];
     std::size_t i = 0;
     (detail::encode(params[i++], args), ...);
     st.sql = sql;
     st.params = {params, sizeof...(Args)};
-    return call(st.plain_read ? "read" : "execute", [&] { return run(st); });
+    return call(st.plain_read ? "read" : "execute", [&] {
+      st.last = depth_ <= last_depth;
+      return run_now(st);
+    });
+  }
+
+  /// A call inside a call: part of the outer one. An exception leaving it
+  /// fails the outer call even if the outer call catches it.
+  template <class F>
+  auto joined(F& fn) -> std::invoke_result_t<F&> {
+    ++depth_;
+    try {
+      if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+        fn();
+        --depth_;
+      } else {
+        auto r = fn();
+        --depth_;
+        return r;
+      }
+    } catch (...) {
+      --depth_;
+      if (!call_error_) call_error_ = std::current_exception();
+      throw;
+    }
   }
 
   [[nodiscard]] const RetryPolicy& policy() const noexcept;
@@ -226,8 +289,17 @@ class Session {
   void simple_query(std::string_view sql,
                     const std::function<void(const std::string&)>& send);
   void throw_if_poisoned() const;
-  /// An autocommit session commits what the call left open.
-  void end_call();
+  /// Throws std::logic_error if `what` (commit or rollback) may not be
+  /// called now.
+  void check_may_end(const char* what) const;
+  /// Rolls back what the running call did (the call failed).
+  void undo_call() noexcept;
+  Result run_now(const detail::Statement& st);
+  std::int64_t copy_in_now(std::string_view copy_sql, std::string_view data);
+  /// Commits the transaction (commit() without its checks).
+  void commit_unit();
+  /// Rolls back and forgets a failed state (rollback() without its checks).
+  void abandon() noexcept;
   /// Runs BEGIN, `st`, COMMIT in one round trip (autocommit, last statement).
   Result run_committed(detail::Connection& c, const detail::Statement& st);
   detail::Connection& connection();
@@ -239,8 +311,12 @@ class Session {
   Kind kind_;
   int uncaught_at_start_;
   std::unique_ptr<detail::Connection> conn_;
+  // The thread running a call or commit()/rollback(), if any.
+  std::atomic<std::thread::id> owner_{};
   bool has_work_ = false;           // a call succeeded in the open transaction
-  bool call_active_ = false;        // inside call()
+  int depth_ = 0;                   // calls open (nested ones join the first)
+  std::exception_ptr call_error_;   // the running call's first failure
+  bool call_undone_ = false;        // ... and its work is rolled back
   bool work_before_call_ = false;   // the running call is a later call
   bool savepoint_ = false;          // the running call's savepoint is set
   bool release_pending_ = false;    // a savepoint to release with next batch

@@ -45,6 +45,10 @@ struct Statement {
 struct Outcome {
   int failed = -1;
   std::exception_ptr error;
+  /// The failed statement's error is the server's reply to it (it carried a
+  /// SQLSTATE), not one libpq made up: the server got that far and no
+  /// further, even if the connection is gone now.
+  bool server_replied = false;
   [[nodiscard]] bool ok() const noexcept { return failed < 0; }
 };
 
