@@ -138,6 +138,23 @@ bool register_channel(db::Database& database, std::string_view channel_id) {
 }
 // [end]
 
+// [example: calls-are-units]
+// Registers what it can: a duplicate is skipped, the rest still commit.
+int register_channels(db::Session& s, const std::vector<std::string>& ids) {
+  db::VideoRepository videos{s};
+  int created = 0;
+  for (const auto& id : ids) {
+    try {
+      videos.create_channel(id, id);  // a call of its own: all or nothing
+      ++created;
+    } catch (const db::IntegrityError&) {
+      // this channel's call is rolled back; the earlier ones are intact
+    }
+  }
+  return created;
+}
+// [end]
+
 // [example: custom-statuses]
 // At most one fingerprinting job per video, ever: a completed one counts too.
 bool request_fingerprinting_once(std::string_view video_id) {
@@ -554,6 +571,12 @@ int run_all() {
   const bool first = register_channel(database, "UC_guide_registered");
   const bool again = register_channel(database, "UC_guide_registered");
   std::printf("register_channel: %d then %d\n", first, again);
+  {
+    auto s = database.session();
+    const int n = register_channels(
+        s, {"UC_units_1", "UC_guide_registered", "UC_units_2"});
+    std::printf("register_channels: %d of 3\n", n);
+  }
   request_fingerprinting_once("vid_guide");
   racy_request_processing("vid_guide");
   const auto job_id = enqueue_video(database, "vid_guide");
