@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <stdexcept>
 #include <utility>
 
 namespace sh_model {
@@ -530,6 +531,84 @@ std::string to_text(const Program& p) {
     for (const Action& a : p.sessions[i].steps) print(out, a, 1);
   }
   return out.str();
+}
+
+Program parse(const std::string& text) {
+  Program p;
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  // The action list each depth appends to (depth 1: the session's steps).
+  std::vector<std::vector<Action>*> open;
+  auto bad = [&](const std::string& why) {
+    return std::invalid_argument("line " + std::to_string(n) + " (" + line +
+                                 "): " + why);
+  };
+  while (std::getline(in, line)) {
+    ++n;
+    const auto first = line.find_first_not_of(' ');
+    if (first == std::string::npos) continue;
+    std::istringstream words(line.substr(first));
+    std::string word;
+    words >> word;
+    if (word == "program") {
+      if (words >> word && word.starts_with("seed=")) {
+        p.seed = static_cast<std::uint32_t>(std::stoul(word.substr(5)));
+      }
+      continue;
+    }
+    if (word == "session") {
+      SessionPlan s;
+      std::string name, kind;
+      words >> name >> kind;
+      bool known = false;
+      for (Kind k :
+           {Kind::autocommit, Kind::scoped, Kind::manual, Kind::transact}) {
+        if (to_string(k) == kind) {
+          s.kind = k;
+          known = true;
+        }
+      }
+      if (!known) throw bad("unknown session kind");
+      p.sessions.push_back(std::move(s));
+      open = {&p.sessions.back().steps};
+      continue;
+    }
+    const std::size_t depth = first / 2;
+    if (p.sessions.empty() || depth < 1 || depth > open.size()) {
+      throw bad("an action outside a session or indented too deep");
+    }
+    open.resize(depth);
+    if (word.size() < 2 || word[0] != 'a') throw bad("expected a label aN");
+    Action a;
+    a.label = std::stoi(word.substr(1));
+    words >> word;
+    if (word == "try") {
+      a.caught = true;
+      words >> word;
+    }
+    bool known = false;
+    for (int op = 0; op <= static_cast<int>(Op::call); ++op) {
+      if (to_string(static_cast<Op>(op)) == word) {
+        a.op = static_cast<Op>(op);
+        known = true;
+      }
+    }
+    if (!known) throw bad("unknown action");
+    if (words >> word) {
+      if (word.starts_with("id=")) {
+        a.id = std::stoi(word.substr(3));
+      } else if (word.starts_with("#")) {
+        a.id = std::stoi(word.substr(1));
+        p.fault_points = std::max(p.fault_points, a.id + 1);
+      }
+    }
+    open.back()->push_back(std::move(a));
+    if (open.back()->back().op == Op::call) {
+      open.push_back(&open.back()->back().body);
+    }
+  }
+  return p;
 }
 
 std::string compare(const Prediction& expected,

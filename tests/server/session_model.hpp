@@ -95,6 +95,10 @@ Program generate(std::uint32_t seed, int max_retries);
 
 /// The program as readable text (one action a line, indented by depth).
 std::string to_text(const Program& p);
+/// The program `text` (as to_text writes it) describes; throws
+/// std::invalid_argument naming the line it cannot read. Lets a minimal
+/// reproduction be written down as a regression program.
+Program parse(const std::string& text);
 std::string to_string(Kind k);
 std::string to_string(Op op);
 
