@@ -159,6 +159,10 @@ class Model {
         end = e.outcomes();  // S1: the scope rolls back
       } else if (kind_ == Kind::scoped && poisoned_) {
         end = {kTransient};  // S5: a scoped exit refuses a lost unit
+      } else if (kind_ == Kind::manual && poisoned_) {
+        // S1 says a manual exit rolls back; S5 names only the scoped exit
+        // among those that throw for a lost unit: either is fine.
+        end = {kOk, kTransient};
       } else {
         if (kind_ == Kind::scoped)
           committed_.insert(pending_.begin(), pending_.end());
