@@ -33,12 +33,15 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
   database.migrate();
   sh_test::Side side;
   sh_test::Ledger ledger{side};
-  std::atomic<bool> done{false};
+  std::atomic<bool> stop{false};
   std::atomic<int> kills{0};
   std::thread killer([&] {
     sh_test::Side k;
     std::mt19937 rng(42);
-    while (!done) {
+    // Faults stop with the load: while the last workers drain, the pool
+    // shrinks to their connections, and a killer still running would hit
+    // the same unit on every attempt until its budget ran out.
+    while (!stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 40));
       const auto pid = k.value(
           "SELECT pid FROM pg_stat_activity WHERE application_name = "
@@ -51,7 +54,6 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
     }
   });
   std::atomic<int> units{0};
-  std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   for (int t = 0; t < 8; ++t) {
     workers.emplace_back([&, t] {
@@ -84,9 +86,8 @@ TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
   }
   std::this_thread::sleep_for(4s);  // about 100 kills
   stop = true;
-  for (auto& w : workers) w.join();
-  done = true;
   killer.join();
+  for (auto& w : workers) w.join();
   EXPECT_GT(kills.load(), 30) << "too few faults injected";
   EXPECT_EQ(ledger.committed_count() + ledger.in_doubt_count(),
             static_cast<std::size_t>(units.load()))
