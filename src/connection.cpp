@@ -45,10 +45,22 @@ std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
   }
   if (message.empty()) message = trim(PQerrorMessage(conn));
   if (message.empty()) message = "unknown libpq failure";
-  if (f.sqlstate.empty() && PQstatus(conn) == CONNECTION_BAD) {
+  // A FATAL (or PANIC) ends the server's session, whatever its SQLSTATE
+  // (idle_session_timeout 57P05, idle_in_transaction_session_timeout 25P03,
+  // ...); libpq may not have seen the close yet when the message is read.
+  const std::string severity =
+      r ? field(r, PG_DIAG_SEVERITY_NONLOCALIZED) : std::string();
+  const bool lost = PQstatus(conn) == CONNECTION_BAD || severity == "FATAL" ||
+                    severity == "PANIC";
+  if (f.sqlstate.empty() && lost) {
     f.sqlstate = "08006";  // connection_failure: libpq lost the server
   }
   if (!f.sqlstate.empty()) message += " (SQLSTATE " + f.sqlstate + ")";
+  if (lost) {
+    // Transient however the server put it; the real SQLSTATE is kept.
+    return std::make_exception_ptr(
+        ConnectionError(std::move(message), std::move(f)));
+  }
   try {
     throw_error(std::move(message), std::move(f));
   } catch (...) {
