@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -135,17 +134,6 @@ struct ParamArrays {
 
 }  // namespace
 
-std::string redact_conninfo(std::string_view conninfo) {
-  std::string s(conninfo);
-  // URI form: scheme://user:password@host
-  static const std::regex uri(R"(^(postgres(ql)?://[^:/@?]*:)[^@/?]*@)");
-  s = std::regex_replace(s, uri, "$1***@");
-  // URI query form: ?password=... and key=value form: password=... or '...'
-  static const std::regex kv(R"((password\s*=\s*)('([^'\\]|\\.)*'|[^\s&]*))",
-                             std::regex::icase);
-  return std::regex_replace(s, kv, "$1***");
-}
-
 Connection::Connection(const std::string& conninfo, bool prepare)
     : prepare_(prepare) {
   // Our defaults come first so that anything in `conninfo` overrides them.
@@ -167,7 +155,7 @@ Connection::Connection(const std::string& conninfo, bool prepare)
     conn_ = nullptr;
     throw ConnectionError("could not connect to \"" +
                               redact_conninfo(conninfo) +
-                              "\": " + redact_conninfo(msg),
+                              "\": " + redact_message(msg, conninfo),
                           Error::Fields::with_sqlstate("08001"));
   }
   // Server notices (e.g. "relation already exists, skipping") go to our

@@ -132,7 +132,14 @@ class Connection {
   std::unordered_map<std::string, std::string, Hash, std::equal_to<>> prepared_;
 };
 
-/// `conninfo` with any password replaced by "***", for logs and errors.
+/// `conninfo` for logs and errors: rebuilt from libpq's parse of it (a URI
+/// stays a URI) with the password shown as "***"; "<unparsable conninfo>"
+/// when libpq cannot parse it (nothing of it is shown then).
 std::string redact_conninfo(std::string_view conninfo);
+/// A libpq `message` about `conninfo` with the password hidden: every
+/// spelling of it (raw, percent-encoded, backslash-escaped) becomes "***";
+/// when the conninfo does not parse, every quoted token (libpq quotes the
+/// piece it could not parse) is hidden instead.
+std::string redact_message(std::string_view message, std::string_view conninfo);
 
 }  // namespace soundhash::db::detail
