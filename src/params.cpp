@@ -3,11 +3,19 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "soundhash/db/errors.hpp"
 
 namespace soundhash::db::detail {
+
+void throw_timestamp_out_of_range() {
+  throw InvalidArgument(
+      "timestamp parameter is out of range: PostgreSQL's timestamps run from "
+      "4713 BC to 294276 AD, db::TimestampUs's to 294247 AD");
+}
 
 void check_text(std::string_view text) {
   if (text.find('\0') != std::string_view::npos) {
@@ -65,28 +73,56 @@ void encode(Param& p, BytesView v) {
 
 void encode(Param& p, const Bytes& v) { encode(p, BytesView(v)); }
 
-void encode(Param& p, Timestamp v) {
+std::string format_timestamp(TimestampUs t) {
   using namespace std::chrono;
-  const auto us = floor<microseconds>(v);
-  const auto day = floor<days>(us);
-  const year_month_day ymd{day};
-  const hh_mm_ss<microseconds> tod{us - day};
-  char buf[64];
-  int year = static_cast<int>(ymd.year());
+  // Split into days and time of day without overflow near the limits.
+  constexpr std::int64_t kDay = 86'400'000'000;
+  const std::int64_t us = t.time_since_epoch().count();
+  std::int64_t day = us / kDay;
+  std::int64_t tod = us % kDay;
+  if (tod < 0) {
+    tod += kDay;
+    --day;
+  }
+  // year_month_day covers only about +-32767 years, but the Gregorian
+  // calendar repeats every 400 years (146097 days): convert the day within
+  // its cycle and add the cycles' years back.
+  constexpr std::int64_t kCycleDays = 146'097;
+  std::int64_t cycles = day / kCycleDays;
+  std::int64_t in_cycle = day % kCycleDays;
+  if (in_cycle < 0) {
+    in_cycle += kCycleDays;
+    --cycles;
+  }
+  const year_month_day ymd{sys_days{days{static_cast<days::rep>(in_cycle)}}};
+  long long year = static_cast<int>(ymd.year()) + 400 * cycles;
   const char* era = "";
   if (year <= 0) {  // PostgreSQL writes year 0 as 1 BC
     year = 1 - year;
     era = " BC";
   }
+  constexpr std::int64_t kHour = 3'600'000'000, kMinute = 60'000'000,
+                         kSecond = 1'000'000;
+  char buf[64];
   const int n = std::snprintf(
-      buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld:%02ld.%06ld+00%s", year,
-      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-      static_cast<long>(tod.hours().count()),
-      static_cast<long>(tod.minutes().count()),
-      static_cast<long>(tod.seconds().count()),
-      static_cast<long>(tod.subseconds().count()), era);
-  p.own.assign(buf, static_cast<std::size_t>(n));
-  p.uses_own = true;
+      buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%06lld+00%s",
+      year, static_cast<unsigned>(ymd.month()),
+      static_cast<unsigned>(ymd.day()), static_cast<long long>(tod / kHour),
+      static_cast<long long>(tod % kHour / kMinute),
+      static_cast<long long>(tod % kMinute / kSecond),
+      static_cast<long long>(tod % kSecond), era);
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+void encode(Param& p, TimestampUs v) {
+  if (v == TimestampUs::max()) {
+    p.ref = "infinity";
+  } else if (v == TimestampUs::min()) {
+    p.ref = "-infinity";
+  } else {
+    p.own = format_timestamp(v);
+    p.uses_own = true;
+  }
 }
 
 namespace {

@@ -5,9 +5,11 @@
 // std::string arguments, which are referenced in place.
 
 #include <charconv>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <optional>
+#include <ratio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +43,10 @@ struct Param {
   }
 };
 
+/// `t` as PostgreSQL reads and writes it, in UTC: "2026-11-27
+/// 22:41:04.123456+00", "0044-03-15 00:00:00.000000+00 BC".
+std::string format_timestamp(TimestampUs t);
+
 /// Throws InvalidArgument if `text` holds a NUL byte: libpq would silently
 /// cut the value there, so reject it before anything is sent.
 void check_text(std::string_view text);
@@ -54,7 +60,8 @@ void encode(Param& p, std::string_view v);
 void encode(Param& p, const char* v);
 void encode(Param& p, BytesView v);
 void encode(Param& p, const Bytes& v);
-void encode(Param& p, Timestamp v);
+/// A timestamptz. max() and min() are sent as 'infinity' and '-infinity'.
+void encode(Param& p, TimestampUs v);
 /// A text[] parameter, for `col = ANY($n)`.
 void encode(Param& p, std::span<const std::string> v);
 void encode(Param& p, const std::vector<std::string>& v);
@@ -75,6 +82,33 @@ requires(!std::same_as<T, bool> && !std::same_as<T, char>) void encode(Param& p,
 }
 
 inline void encode(Param& p, float v) { encode(p, static_cast<double>(v)); }
+
+[[noreturn]] void throw_timestamp_out_of_range();
+
+/// Any other system-clock time point, e.g. Timestamp (nanoseconds): rounded
+/// down to microseconds; one too far out for microseconds is refused, and
+/// max() and min() are 'infinity' and '-infinity'.
+template <class D>
+requires(
+    !std::same_as<D, std::chrono::microseconds> &&
+    std::is_integral_v<typename D::rep>) void encode(Param& p,
+                                                     std::chrono::sys_time<D>
+                                                         v) {
+  using namespace std::chrono;
+  if (v == sys_time<D>::max()) return encode(p, TimestampUs::max());
+  if (v == sys_time<D>::min()) return encode(p, TimestampUs::min());
+  if constexpr (std::ratio_greater_v<typename D::period, std::micro>) {
+    // Coarser than microseconds: converting could overflow, so compare in
+    // D's own unit first.
+    if (v.time_since_epoch() > duration_cast<D>(microseconds::max()) ||
+        v.time_since_epoch() < duration_cast<D>(microseconds::min())) {
+      throw_timestamp_out_of_range();
+    }
+    encode(p, TimestampUs(duration_cast<microseconds>(v.time_since_epoch())));
+  } else {
+    encode(p, floor<microseconds>(v));
+  }
+}
 
 template <class T>
 void encode(Param& p, const std::optional<T>& v) {
