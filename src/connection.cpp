@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "deadline.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/log.hpp"
 
@@ -436,7 +437,7 @@ void Connection::await_notifications(std::chrono::milliseconds timeout,
                                      int wake_fd,
                                      std::vector<Notification>& out) {
   if (auto e = settle(true)) std::rethrow_exception(e);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = deadline_after(timeout);
   auto lost = [this] {
     const std::string why = conn_ ? trim(PQerrorMessage(conn_)) : "";
     throw ConnectionError(
