@@ -141,12 +141,30 @@ Connection::Connection(const std::string& conninfo, bool prepare)
   // A connect timeout bounds how long an unreachable host can hang a caller
   // (libpq waits forever by default), unless PGCONNECT_TIMEOUT says
   // otherwise.
+  //
+  // Over TCP, a server that dies without closing its sockets (power loss, a
+  // severed network) would otherwise be noticed only after the operating
+  // system gives up: minutes for unacknowledged data, hours for an idle
+  // wait. Keepalive probes after 15 s of silence, every 5 s, and a 30 s
+  // limit on unacknowledged data (tcp_user_timeout, which on Linux also ends
+  // the probing) notice it in about 30 s. A live server answers probes
+  // whatever its queries are doing, so long statements are not cut short.
   const char* env_timeout = std::getenv("PGCONNECT_TIMEOUT");
-  const char* keys[] = {"client_encoding", "fallback_application_name",
-                        "connect_timeout", "dbname", nullptr};
-  const char* values[] = {"UTF8", "soundhash-db",
+  const char* keys[] = {"client_encoding",  "fallback_application_name",
+                        "connect_timeout",  "keepalives",
+                        "keepalives_idle",  "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout",
+                        "dbname",           nullptr};
+  const char* values[] = {"UTF8",
+                          "soundhash-db",
                           (env_timeout && *env_timeout) ? env_timeout : "10",
-                          conninfo.c_str(), nullptr};
+                          "1",
+                          "15",
+                          "5",
+                          "3",
+                          "30000",
+                          conninfo.c_str(),
+                          nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr)
     throw ConnectionError("libpq could not allocate a connection");
@@ -196,6 +214,16 @@ TxStatus Connection::tx_status() const noexcept {
 int Connection::backend_pid() const noexcept { return PQbackendPID(conn_); }
 int Connection::server_version() const noexcept {
   return PQserverVersion(conn_);
+}
+
+std::string Connection::option(std::string_view keyword) const {
+  std::string value;
+  PQconninfoOption* opts = PQconninfo(conn_);
+  for (auto* o = opts; o && o->keyword; ++o) {
+    if (keyword == o->keyword && o->val) value = o->val;
+  }
+  PQconninfoFree(opts);
+  return value;
 }
 
 std::string_view Connection::prepared_name(std::string_view sql, bool& newly) {

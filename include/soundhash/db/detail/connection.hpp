@@ -105,6 +105,9 @@ class Connection {
   [[nodiscard]] TxStatus tx_status() const noexcept;
   [[nodiscard]] int backend_pid() const noexcept;
   [[nodiscard]] int server_version() const noexcept;
+  /// The value libpq uses for connection option `keyword` (e.g.
+  /// "keepalives"); empty if none.
+  [[nodiscard]] std::string option(std::string_view keyword) const;
 
   /// When the pool last handed this connection back (for pre-ping).
   std::chrono::steady_clock::time_point last_used{};
