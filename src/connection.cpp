@@ -283,6 +283,11 @@ std::exception_ptr Connection::settle(bool then_exit_pipeline) noexcept {
 
 Outcome Connection::run(std::span<const Statement> stmts,
                         std::span<Result> results) {
+  // Lengths travel as ints: refuse a longer value before anything is sent
+  // (encode() already does; this also guards hand-built parameters).
+  for (const Statement& s : stmts) {
+    for (const Param& p : s.params) checked_length(p.size());
+  }
   Outcome out;
   auto fail = [&](int index, std::exception_ptr e) {
     if (out.ok()) {

@@ -5,11 +5,23 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "soundhash/db/errors.hpp"
 
 namespace soundhash::db::detail {
+
+int checked_length(std::size_t size) {
+  if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw InvalidArgument(
+        "a value of " + std::to_string(size) +
+        " bytes is too large to send: at most 2147483647 bytes fit a "
+        "parameter or COPY field (and PostgreSQL stores at most 1 GB per "
+        "value)");
+  }
+  return static_cast<int>(size);
+}
 
 void throw_timestamp_out_of_range() {
   throw InvalidArgument(
@@ -44,11 +56,13 @@ void encode(Param& p, double v) {
 }
 
 void encode(Param& p, const std::string& v) {
+  checked_length(v.size());
   check_text(v);
   p.ref = std::string_view(v.c_str(), v.size());  // NUL-terminated in place
 }
 
 void encode(Param& p, std::string_view v) {
+  checked_length(v.size());  // before reading it
   check_text(v);
   p.own.assign(v);
   p.uses_own = true;
@@ -59,10 +73,12 @@ void encode(Param& p, const char* v) {
     p.is_null = true;
   } else {
     p.ref = v;  // strlen stops at the first NUL, so none can hide inside
+    checked_length(p.ref.size());
   }
 }
 
 void encode(Param& p, BytesView v) {
+  checked_length(v.size());
   static const char empty = 0;
   p.ref = v.empty() ? std::string_view(&empty, 0)
                     : std::string_view(reinterpret_cast<const char*>(v.data()),
@@ -152,6 +168,7 @@ void encode_text_array(Param& p, const Range& v, Get get) {
     out.push_back('"');
   }
   out.push_back('}');
+  checked_length(out.size());
   p.uses_own = true;
   p.type = kOidTextArray;
 }
@@ -187,6 +204,7 @@ void encode(Param& p, std::span<const std::int64_t> v) {
     out.append(buf, end);
   }
   out.push_back('}');
+  checked_length(out.size());
   p.uses_own = true;
   p.type = kOidInt8Array;
 }

@@ -5,6 +5,9 @@
 #include <soundhash/db/detail/params.hpp>
 #include <soundhash/db/errors.hpp>
 
+// Internal: how COPY rows are encoded.
+#include "../../src/copy_binary.hpp"
+
 namespace db = soundhash::db;
 namespace d = soundhash::db::detail;
 
@@ -151,4 +154,42 @@ TEST(Redact, APasswordCutAtASpaceShowsNothingOfTheConninfo) {
   }
   EXPECT_EQ(d::redact_conninfo("host=h password=abc\\ def"),
             "password=*** host=h");
+}
+
+// libpq and the COPY format carry a value's length as a 32-bit int; a longer
+// value must be refused before anything is sent, not wrap to a negative
+// length. The views below are never read: a small buffer with a huge size.
+TEST(Params, ValuesOf2GiBOrMoreAreRejectedBeforeSending) {
+  static const char buffer[8] = "abcdefg";  // no NUL to stop a scan
+  const std::size_t huge = std::size_t{3} << 30;
+  d::Param p;
+  try {
+    d::encode(p,
+              db::BytesView(reinterpret_cast<const std::byte*>(buffer), huge));
+    FAIL() << "a 3 GiB bytea was accepted";
+  } catch (const db::InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(huge)),
+              std::string::npos)
+        << e.what();
+  }
+  d::Param q;
+  EXPECT_THROW(d::encode(q, std::string_view(buffer, huge)),
+               db::InvalidArgument);
+  // The largest length that fits is still accepted.
+  d::Param r;
+  d::encode(r, db::BytesView(reinterpret_cast<const std::byte*>(buffer),
+                             std::size_t{0x7fffffff}));
+  EXPECT_EQ(r.length(), 0x7fffffff);
+}
+
+TEST(CopyBinary, FieldsOf2GiBOrMoreAreRejected) {
+  static const char buffer[8] = "abcdefg";  // no NUL to stop a scan
+  d::CopyBinary copy;
+  copy.row(1);
+  EXPECT_THROW(
+      copy.bytes(db::BytesView(reinterpret_cast<const std::byte*>(buffer),
+                               std::size_t{1} << 31)),
+      db::InvalidArgument);
+  EXPECT_THROW(copy.text(std::string_view(buffer, std::size_t{1} << 31)),
+               db::InvalidArgument);
 }

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <ratio>
@@ -38,10 +39,17 @@ struct Param {
     if (is_null) return nullptr;
     return uses_own ? own.c_str() : ref.data();
   }
-  [[nodiscard]] int length() const noexcept {
-    return static_cast<int>(uses_own ? own.size() : ref.size());
+  [[nodiscard]] std::size_t size() const noexcept {
+    return uses_own ? own.size() : ref.size();
   }
+  /// The length for libpq; encode() has checked that it fits.
+  [[nodiscard]] int length() const noexcept { return static_cast<int>(size()); }
 };
+
+/// `size` as the 32-bit length libpq and COPY carry; throws InvalidArgument
+/// naming it if it does not fit (PostgreSQL keeps at most 1 GB per value
+/// anyway), so a huge value is refused before anything is sent.
+int checked_length(std::size_t size);
 
 /// `t` as PostgreSQL reads and writes it, in UTC: "2026-11-27
 /// 22:41:04.123456+00", "0044-03-15 00:00:00.000000+00 BC".
