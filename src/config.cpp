@@ -165,7 +165,10 @@ std::string take_from_pairs(Config& c, const std::string& s) {
     const std::string key = s.substr(start, i - start);
     skip_space();
     if (i >= s.size() || s[i] != '=') {
-      throw InvalidArgument("conninfo: missing \"=\" after \"" + key + "\"");
+      // The word is not named: it may be the rest of an unquoted password.
+      throw InvalidArgument(
+          "conninfo: a word without \"=\" (quote a value that has spaces: "
+          "key='a b')");
     }
     ++i;
     skip_space();

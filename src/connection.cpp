@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "deadline.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/log.hpp"
 
@@ -45,10 +45,22 @@ std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
   }
   if (message.empty()) message = trim(PQerrorMessage(conn));
   if (message.empty()) message = "unknown libpq failure";
-  if (f.sqlstate.empty() && PQstatus(conn) == CONNECTION_BAD) {
+  // A FATAL (or PANIC) ends the server's session, whatever its SQLSTATE
+  // (idle_session_timeout 57P05, idle_in_transaction_session_timeout 25P03,
+  // ...); libpq may not have seen the close yet when the message is read.
+  const std::string severity =
+      r ? field(r, PG_DIAG_SEVERITY_NONLOCALIZED) : std::string();
+  const bool lost = PQstatus(conn) == CONNECTION_BAD || severity == "FATAL" ||
+                    severity == "PANIC";
+  if (f.sqlstate.empty() && lost) {
     f.sqlstate = "08006";  // connection_failure: libpq lost the server
   }
   if (!f.sqlstate.empty()) message += " (SQLSTATE " + f.sqlstate + ")";
+  if (lost) {
+    // Transient however the server put it; the real SQLSTATE is kept.
+    return std::make_exception_ptr(
+        ConnectionError(std::move(message), std::move(f)));
+  }
   try {
     throw_error(std::move(message), std::move(f));
   } catch (...) {
@@ -123,29 +135,36 @@ struct ParamArrays {
 
 }  // namespace
 
-std::string redact_conninfo(std::string_view conninfo) {
-  std::string s(conninfo);
-  // URI form: scheme://user:password@host
-  static const std::regex uri(R"(^(postgres(ql)?://[^:/@?]*:)[^@/?]*@)");
-  s = std::regex_replace(s, uri, "$1***@");
-  // URI query form: ?password=... and key=value form: password=... or '...'
-  static const std::regex kv(R"((password\s*=\s*)('([^'\\]|\\.)*'|[^\s&]*))",
-                             std::regex::icase);
-  return std::regex_replace(s, kv, "$1***");
-}
-
 Connection::Connection(const std::string& conninfo, bool prepare)
     : prepare_(prepare) {
   // Our defaults come first so that anything in `conninfo` overrides them.
   // A connect timeout bounds how long an unreachable host can hang a caller
   // (libpq waits forever by default), unless PGCONNECT_TIMEOUT says
   // otherwise.
+  //
+  // Over TCP, a server that dies without closing its sockets (power loss, a
+  // severed network) would otherwise be noticed only after the operating
+  // system gives up: minutes for unacknowledged data, hours for an idle
+  // wait. Keepalive probes after 15 s of silence, every 5 s, and a 30 s
+  // limit on unacknowledged data (tcp_user_timeout, which on Linux also ends
+  // the probing) notice it in about 30 s. A live server answers probes
+  // whatever its queries are doing, so long statements are not cut short.
   const char* env_timeout = std::getenv("PGCONNECT_TIMEOUT");
-  const char* keys[] = {"client_encoding", "fallback_application_name",
-                        "connect_timeout", "dbname", nullptr};
-  const char* values[] = {"UTF8", "soundhash-db",
+  const char* keys[] = {"client_encoding",  "fallback_application_name",
+                        "connect_timeout",  "keepalives",
+                        "keepalives_idle",  "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout",
+                        "dbname",           nullptr};
+  const char* values[] = {"UTF8",
+                          "soundhash-db",
                           (env_timeout && *env_timeout) ? env_timeout : "10",
-                          conninfo.c_str(), nullptr};
+                          "1",
+                          "15",
+                          "5",
+                          "3",
+                          "30000",
+                          conninfo.c_str(),
+                          nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr)
     throw ConnectionError("libpq could not allocate a connection");
@@ -155,7 +174,7 @@ Connection::Connection(const std::string& conninfo, bool prepare)
     conn_ = nullptr;
     throw ConnectionError("could not connect to \"" +
                               redact_conninfo(conninfo) +
-                              "\": " + redact_conninfo(msg),
+                              "\": " + redact_message(msg, conninfo),
                           Error::Fields::with_sqlstate("08001"));
   }
   // Server notices (e.g. "relation already exists, skipping") go to our
@@ -195,6 +214,16 @@ TxStatus Connection::tx_status() const noexcept {
 int Connection::backend_pid() const noexcept { return PQbackendPID(conn_); }
 int Connection::server_version() const noexcept {
   return PQserverVersion(conn_);
+}
+
+std::string Connection::option(std::string_view keyword) const {
+  std::string value;
+  PQconninfoOption* opts = PQconninfo(conn_);
+  for (auto* o = opts; o && o->keyword; ++o) {
+    if (keyword == o->keyword && o->val) value = o->val;
+  }
+  PQconninfoFree(opts);
+  return value;
 }
 
 std::string_view Connection::prepared_name(std::string_view sql, bool& newly) {
@@ -254,6 +283,11 @@ std::exception_ptr Connection::settle(bool then_exit_pipeline) noexcept {
 
 Outcome Connection::run(std::span<const Statement> stmts,
                         std::span<Result> results) {
+  // Lengths travel as ints: refuse a longer value before anything is sent
+  // (encode() already does; this also guards hand-built parameters).
+  for (const Statement& s : stmts) {
+    for (const Param& p : s.params) checked_length(p.size());
+  }
   Outcome out;
   auto fail = [&](int index, std::exception_ptr e) {
     if (out.ok()) {
@@ -437,7 +471,7 @@ void Connection::await_notifications(std::chrono::milliseconds timeout,
                                      int wake_fd,
                                      std::vector<Notification>& out) {
   if (auto e = settle(true)) std::rethrow_exception(e);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = deadline_after(timeout);
   auto lost = [this] {
     const std::string why = conn_ ? trim(PQerrorMessage(conn_)) : "";
     throw ConnectionError(

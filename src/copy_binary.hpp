@@ -38,6 +38,7 @@ class CopyBinary {
     be(std::bit_cast<std::int64_t>(v));
   }
   void text(std::string_view v) {
+    checked_length(v.size());  // a huge value is refused before reading it
     check_text(v);
     field(v.size());
     out_.append(v);
@@ -66,7 +67,7 @@ class CopyBinary {
   void reserve(std::size_t n) { out_.reserve(n); }
 
  private:
-  void field(std::size_t len) { be(static_cast<std::int32_t>(len)); }
+  void field(std::size_t len) { be<std::int32_t>(checked_length(len)); }
 
   template <class T>
   void be(T v) {

@@ -5,7 +5,7 @@ namespace soundhash::db {
 bool is_transient_sqlstate(std::string_view s) noexcept {
   if (s.size() != 5) return false;
   return s == "40001" || s == "40P01" || s == "55P03" || s.starts_with("08") ||
-         s == "57P01" || s == "57P02" || s == "57P03";
+         s == "57P01" || s == "57P02" || s == "57P03" || s == "57P05";
 }
 
 void throw_error(std::string message, Error::Fields fields) {
@@ -13,7 +13,10 @@ void throw_error(std::string message, Error::Fields fields) {
   if (s == "40001") throw SerializationError(message, std::move(fields));
   if (s == "40P01") throw DeadlockError(message, std::move(fields));
   if (s == "55P03") throw LockNotAvailableError(message, std::move(fields));
-  if (s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03") {
+  // 57P05 (idle_session_timeout) always comes as the server closes the
+  // session, like 57P01-57P03.
+  if (s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" ||
+      s == "57P05") {
     throw ConnectionError(message, std::move(fields));
   }
   if (s == "57014") throw QueryCanceledError(message, std::move(fields));

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "deadline.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/detail/connection.hpp"
 #include "soundhash/db/errors.hpp"
@@ -163,7 +164,7 @@ bool JobListener::wait_for_jobs(std::chrono::milliseconds timeout) {
   Impl& m = *impl_;
   if (m.take_interrupt()) return false;
   if (m.came_due()) return true;
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = detail::deadline_after(timeout);  // max(): forever
   if (!m.conn) {
     try {
       m.connect();

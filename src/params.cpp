@@ -3,11 +3,31 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <limits>
+#include <string>
 
 #include "soundhash/db/errors.hpp"
 
 namespace soundhash::db::detail {
+
+int checked_length(std::size_t size) {
+  if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw InvalidArgument(
+        "a value of " + std::to_string(size) +
+        " bytes is too large to send: at most 2147483647 bytes fit a "
+        "parameter or COPY field (and PostgreSQL stores at most 1 GB per "
+        "value)");
+  }
+  return static_cast<int>(size);
+}
+
+void throw_timestamp_out_of_range() {
+  throw InvalidArgument(
+      "timestamp parameter is out of range: PostgreSQL's timestamps run from "
+      "4713 BC to 294276 AD, db::TimestampUs's to 294247 AD");
+}
 
 void check_text(std::string_view text) {
   if (text.find('\0') != std::string_view::npos) {
@@ -36,11 +56,13 @@ void encode(Param& p, double v) {
 }
 
 void encode(Param& p, const std::string& v) {
+  checked_length(v.size());
   check_text(v);
   p.ref = std::string_view(v.c_str(), v.size());  // NUL-terminated in place
 }
 
 void encode(Param& p, std::string_view v) {
+  checked_length(v.size());  // before reading it
   check_text(v);
   p.own.assign(v);
   p.uses_own = true;
@@ -51,10 +73,12 @@ void encode(Param& p, const char* v) {
     p.is_null = true;
   } else {
     p.ref = v;  // strlen stops at the first NUL, so none can hide inside
+    checked_length(p.ref.size());
   }
 }
 
 void encode(Param& p, BytesView v) {
+  checked_length(v.size());
   static const char empty = 0;
   p.ref = v.empty() ? std::string_view(&empty, 0)
                     : std::string_view(reinterpret_cast<const char*>(v.data()),
@@ -65,28 +89,56 @@ void encode(Param& p, BytesView v) {
 
 void encode(Param& p, const Bytes& v) { encode(p, BytesView(v)); }
 
-void encode(Param& p, Timestamp v) {
+std::string format_timestamp(TimestampUs t) {
   using namespace std::chrono;
-  const auto us = floor<microseconds>(v);
-  const auto day = floor<days>(us);
-  const year_month_day ymd{day};
-  const hh_mm_ss<microseconds> tod{us - day};
-  char buf[64];
-  int year = static_cast<int>(ymd.year());
+  // Split into days and time of day without overflow near the limits.
+  constexpr std::int64_t kDay = 86'400'000'000;
+  const std::int64_t us = t.time_since_epoch().count();
+  std::int64_t day = us / kDay;
+  std::int64_t tod = us % kDay;
+  if (tod < 0) {
+    tod += kDay;
+    --day;
+  }
+  // year_month_day covers only about +-32767 years, but the Gregorian
+  // calendar repeats every 400 years (146097 days): convert the day within
+  // its cycle and add the cycles' years back.
+  constexpr std::int64_t kCycleDays = 146'097;
+  std::int64_t cycles = day / kCycleDays;
+  std::int64_t in_cycle = day % kCycleDays;
+  if (in_cycle < 0) {
+    in_cycle += kCycleDays;
+    --cycles;
+  }
+  const year_month_day ymd{sys_days{days{static_cast<days::rep>(in_cycle)}}};
+  long long year = static_cast<int>(ymd.year()) + 400 * cycles;
   const char* era = "";
   if (year <= 0) {  // PostgreSQL writes year 0 as 1 BC
     year = 1 - year;
     era = " BC";
   }
+  constexpr std::int64_t kHour = 3'600'000'000, kMinute = 60'000'000,
+                         kSecond = 1'000'000;
+  char buf[64];
   const int n = std::snprintf(
-      buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld:%02ld.%06ld+00%s", year,
-      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-      static_cast<long>(tod.hours().count()),
-      static_cast<long>(tod.minutes().count()),
-      static_cast<long>(tod.seconds().count()),
-      static_cast<long>(tod.subseconds().count()), era);
-  p.own.assign(buf, static_cast<std::size_t>(n));
-  p.uses_own = true;
+      buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%06lld+00%s",
+      year, static_cast<unsigned>(ymd.month()),
+      static_cast<unsigned>(ymd.day()), static_cast<long long>(tod / kHour),
+      static_cast<long long>(tod % kHour / kMinute),
+      static_cast<long long>(tod % kMinute / kSecond),
+      static_cast<long long>(tod % kSecond), era);
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+void encode(Param& p, TimestampUs v) {
+  if (v == TimestampUs::max()) {
+    p.ref = "infinity";
+  } else if (v == TimestampUs::min()) {
+    p.ref = "-infinity";
+  } else {
+    p.own = format_timestamp(v);
+    p.uses_own = true;
+  }
 }
 
 namespace {
@@ -116,6 +168,7 @@ void encode_text_array(Param& p, const Range& v, Get get) {
     out.push_back('"');
   }
   out.push_back('}');
+  checked_length(out.size());
   p.uses_own = true;
   p.type = kOidTextArray;
 }
@@ -151,6 +204,7 @@ void encode(Param& p, std::span<const std::int64_t> v) {
     out.append(buf, end);
   }
   out.push_back('}');
+  checked_length(out.size());
   p.uses_own = true;
   p.type = kOidInt8Array;
 }

@@ -1,5 +1,6 @@
 #include "soundhash/db/detail/pool.hpp"
 
+#include "deadline.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/log.hpp"
 
@@ -9,15 +10,28 @@ Pool::Pool(PoolOptions options) : options_(std::move(options)) {}
 
 Pool::~Pool() = default;
 
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// elapsed > limit, where limit may be too long to convert to elapsed's unit.
+bool longer_than(steady_clock::duration elapsed, milliseconds limit) {
+  return limit < duration_cast<milliseconds>(steady_clock::duration::max()) &&
+         elapsed > limit;
+}
+
+}  // namespace
+
 bool Pool::needs_ping(const Connection& c) const noexcept {
   return c.epoch != failure_epoch_ ||
-         std::chrono::steady_clock::now() - c.last_used >
-             options_.ping_after_idle;
+         longer_than(steady_clock::now() - c.last_used,
+                     options_.ping_after_idle);
 }
 
 Pool::Handle Pool::acquire() {
-  const auto deadline =
-      std::chrono::steady_clock::now() + options_.acquire_timeout;
+  const auto deadline = deadline_after(options_.acquire_timeout);
   std::unique_lock lock(mutex_);
   for (;;) {
     while (!idle_.empty()) {

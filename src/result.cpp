@@ -3,10 +3,12 @@
 #include <libpq-fe.h>
 
 #include <bit>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <string>
 
+#include "soundhash/db/detail/params.hpp"
 #include "soundhash/db/errors.hpp"
 
 namespace soundhash::db {
@@ -192,16 +194,43 @@ Bytes Field::to_bytes() const {
   return out;
 }
 
-Timestamp Field::to_timestamp() const {
+TimestampUs Field::to_timestamp_us() const {
   const char* p = checked(res_, row_, col_, "Timestamp");
   const Oid t = PQftype(res_, col_);
   if (t != kTimestamptz && t != kTimestamp) mismatch(res_, col_, "Timestamp");
   const auto us = read_be<std::int64_t>(p);  // microseconds since 2000-01-01
-  if (us == std::numeric_limits<std::int64_t>::max()) return Timestamp::max();
-  if (us == std::numeric_limits<std::int64_t>::min()) return Timestamp::min();
-  constexpr std::chrono::seconds kPgEpoch{946684800};
-  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(
-      kPgEpoch + std::chrono::microseconds(us)));
+  if (us == std::numeric_limits<std::int64_t>::max()) return TimestampUs::max();
+  if (us == std::numeric_limits<std::int64_t>::min()) return TimestampUs::min();
+  // PostgreSQL's range ends in 294276 AD; counted from 1970 instead of 2000,
+  // microseconds in 64 bits end in 294247.
+  constexpr std::int64_t kPgEpoch = 946'684'800'000'000;
+  if (us > std::numeric_limits<std::int64_t>::max() - kPgEpoch) {
+    throw DataError("timestamp in column \"" + std::string(name()) +
+                    "\" is after 294247 AD, beyond db::TimestampUs");
+  }
+  return TimestampUs(std::chrono::microseconds(us + kPgEpoch));
+}
+
+Timestamp Field::to_timestamp() const {
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  const TimestampUs us = to_timestamp_us();
+  if (us == TimestampUs::max()) return Timestamp::max();
+  if (us == TimestampUs::min()) return Timestamp::min();
+  // Timestamp may be finer than microseconds and then reaches less far:
+  // compare in microseconds (converting the limits down cannot overflow).
+  constexpr auto kLatest =
+      duration_cast<microseconds>(Timestamp::max().time_since_epoch());
+  constexpr auto kEarliest =
+      duration_cast<microseconds>(Timestamp::min().time_since_epoch());
+  const auto since = us.time_since_epoch();
+  if (since > kLatest || since < kEarliest) {
+    throw DataError("timestamp " + detail::format_timestamp(us) +
+                    " in column \"" + std::string(name()) +
+                    "\" is outside db::Timestamp's range (about 1677-09-21 "
+                    "to 2262-04-11); read it as db::TimestampUs");
+  }
+  return Timestamp(duration_cast<Timestamp::duration>(since));
 }
 
 }  // namespace soundhash::db

@@ -10,12 +10,20 @@ namespace soundhash::db {
 using std::chrono::nanoseconds;
 
 nanoseconds RetryPolicy::delay_for(int retry, double unit_random) const {
-  const double initial =
-      static_cast<double>(nanoseconds(initial_delay).count());
-  const double cap = static_cast<double>(nanoseconds(max_delay).count());
-  double d = std::min(initial * std::pow(multiplier, retry), cap);
+  // In double nanoseconds, from the millisecond counts: converting a huge
+  // setting (milliseconds::max() for "no cap") to nanoseconds would overflow.
+  constexpr double kPerMs = 1e6;
+  const double initial = static_cast<double>(initial_delay.count()) * kPerMs;
+  const double cap = static_cast<double>(max_delay.count()) * kPerMs;
+  // 0 * inf (a huge multiplier^retry) is no delay, not NaN.
+  double d = initial > 0 ? initial * std::pow(multiplier, retry) : 0.0;
+  if (!(d < cap)) d = cap;  // also catches inf
   if (jitter > 0) d *= 1.0 + jitter * (2.0 * unit_random - 1.0);
   d = std::clamp(d, 0.0, cap);
+  // Saturate: the longest sleep there is, not a wrapped negative one.
+  if (d >= static_cast<double>(nanoseconds::max().count())) {
+    return nanoseconds::max();
+  }
   return nanoseconds(static_cast<nanoseconds::rep>(d));
 }
 
@@ -49,7 +57,7 @@ void RetryPolicy::validate() const {
 
 namespace detail {
 
-void log_retry(std::string_view op, int attempt, int attempts,
+void log_retry(std::string_view op, long long attempt, long long attempts,
                const Error& error, nanoseconds delay) {
   logger().warn(
       "Transient database error in {} (attempt {}/{}): {}. Retrying in "
@@ -58,7 +66,7 @@ void log_retry(std::string_view op, int attempt, int attempts,
       std::chrono::duration<double>(delay).count());
 }
 
-void log_give_up(std::string_view op, int attempt, int attempts,
+void log_give_up(std::string_view op, long long attempt, long long attempts,
                  const std::exception& error) {
   logger().error(
       "Database operation failed (non-retryable or max retries reached): {}, "

@@ -2,6 +2,7 @@
 // every public method come back verbatim and harm nothing), oversized and
 // malformed values get typed errors, and passwords never reach logs or
 // exception messages.
+#include <cctype>
 #include <cmath>
 
 #include "../server/repo_fixture.hpp"
@@ -176,4 +177,99 @@ TEST_F(Security, PasswordsNeverReachLogsOrErrors) {
   for (const auto& line : log.lines()) {
     EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
   }
+}
+
+namespace {
+
+// `s` with every byte outside [A-Za-z0-9] percent-encoded, or only those a
+// URI's userinfo cannot hold raw ('@', '/', '%').
+std::string percent(std::string_view s, bool all) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((all && !std::isalnum(c)) || c == '@' || c == '/' || c == '%') {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string test_server_port() {
+  PQconninfoOption* opts =
+      PQconninfoParse(sh_test::admin_conninfo().c_str(), nullptr);
+  std::string port = "5432";
+  for (auto* o = opts; o && o->keyword; ++o) {
+    if (std::string_view(o->keyword) == "port" && o->val) port = o->val;
+  }
+  PQconninfoFree(opts);
+  return port;
+}
+
+}  // namespace
+
+TEST_F(Security, PasswordsFullOfQuotingCharactersNeverReachLogsOrErrors) {
+  // Every character that URIs and key=value quoting treat specially; "Pw"
+  // and "x9" mark its ends, so a fragment that leaks is seen too.
+  const std::string pw = "Pw?@:/#%&=' \\ x9";
+  std::string kv_quoted = "'";
+  for (char ch : pw) {
+    if (ch == '\'' || ch == '\\') kv_quoted += '\\';
+    kv_quoted += ch;
+  }
+  kv_quoted += "'";
+  std::string kv_escaped;  // unquoted, with backslash escapes
+  for (char ch : pw) {
+    if (ch == '\'' || ch == '\\' || ch == ' ') kv_escaped += '\\';
+    kv_escaped += ch;
+  }
+  const std::string host = "127.0.0.1:" + test_server_port();
+  // The test server trusts everyone, so a database that does not exist
+  // makes the server itself refuse the connection.
+  const std::vector<std::string> conninfos = {
+      "host=127.0.0.1 port=" + test_server_port() +
+          " dbname=no_such_db user=u password=" + kv_quoted,
+      "host=127.0.0.1 port=" + test_server_port() +
+          " dbname=no_such_db user=u password=" + kv_escaped,
+      "postgresql://u:" + percent(pw, false) + "@" + host + "/no_such_db",
+      "postgresql://u:" + percent(pw, true) + "@" + host + "/no_such_db",
+      "postgresql://u@" + host + "/no_such_db?password=" + percent(pw, true),
+      // Refused by libpq's own parser, whose message quotes the token.
+      "postgresql://u:Pw%zz x9@" + host + "/no_such_db",
+      "host=127.0.0.1 password=Pw x9",
+  };
+  sh_test::LogCapture log;
+  for (const auto& conninfo : conninfos) {
+    db::Config c;
+    c.conninfo = conninfo;
+    c.retry.max_retries = 1;
+    c.retry.sleeper = [](std::chrono::nanoseconds) {};
+    try {
+      db::Database bad(c);  // may refuse a conninfo it cannot read
+      bad.session().execute("SELECT 1");
+      ADD_FAILURE() << "connected with " << conninfo;
+    } catch (const db::Error& e) {
+      EXPECT_TRUE(dynamic_cast<const db::ConnectionError*>(&e) ||
+                  dynamic_cast<const db::InvalidArgument*>(&e))
+          << e.what();
+      const std::string what = e.what();
+      for (const std::string& secret :
+           {pw, percent(pw, true), std::string("Pw"), std::string("x9")}) {
+        EXPECT_EQ(what.find(secret), std::string::npos) << what;
+      }
+    }
+  }
+  ASSERT_FALSE(log.lines().empty());
+  bool warned = false;
+  for (const auto& line : log.lines()) {
+    warned = warned || line.find("Transient database error") != line.npos;
+    for (const std::string& secret :
+         {pw, percent(pw, true), std::string("Pw"), std::string("x9")}) {
+      EXPECT_EQ(line.find(secret), std::string::npos) << line;
+    }
+  }
+  EXPECT_TRUE(warned) << "the retries were logged";
 }

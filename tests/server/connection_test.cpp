@@ -129,3 +129,28 @@ TEST(Connection, ABatchBehindABackgroundCommitOnALostConnectionFailsAsLost) {
   database.pool().release(std::move(conn));
   EXPECT_EQ(database.pool_stats().discarded, 1u);
 }
+
+// Keepalives and tcp_user_timeout are on by default so that a server that
+// vanishes without closing its sockets is noticed in about 30 s, not after
+// the operating system's TCP timeouts; a conninfo's own values win.
+TEST(Connection, TcpKeepalivesAreOnByDefaultAndTheConninfoWins) {
+  // Over TCP (a later keyword wins): keepalives do not apply to unix sockets.
+  const std::string tcp = sh_test::conninfo() + " host=127.0.0.1";
+  {
+    db::detail::Connection c(tcp, false);
+    EXPECT_EQ(c.option("keepalives"), "1");
+    EXPECT_EQ(c.option("keepalives_idle"), "15");
+    EXPECT_EQ(c.option("keepalives_interval"), "5");
+    EXPECT_EQ(c.option("keepalives_count"), "3");
+    EXPECT_EQ(c.option("tcp_user_timeout"), "30000");
+    EXPECT_EQ(c.exec({"SELECT 1"}).one()[0].as<int>(), 1);
+  }
+  {
+    db::detail::Connection c(
+        tcp + " keepalives_idle=77 tcp_user_timeout=0 keepalives=0", false);
+    EXPECT_EQ(c.option("keepalives_idle"), "77");
+    EXPECT_EQ(c.option("tcp_user_timeout"), "0");
+    EXPECT_EQ(c.option("keepalives"), "0");
+    EXPECT_EQ(c.option("keepalives_count"), "3");
+  }
+}

@@ -1126,3 +1126,17 @@ TEST_F(QueueTest, ListenerReconnectsAfterItsBackendIsKilled) {
 }
 
 }  // namespace
+
+TEST_F(QueueTest, WaitingWithATimeoutOfMaxWaitsForTheJob) {
+  // milliseconds::max() means forever, not a deadline wrapped into the past.
+  db::JobListener listener{database, {"fp"}};
+  ASSERT_TRUE(listener.connected());
+  std::thread producer([&] {
+    std::this_thread::sleep_for(200ms);
+    auto p = database.autocommit_session();
+    db::JobRepository{p}.create_job("fp", "forever");
+  });
+  EXPECT_TRUE(listener.wait_for_jobs(std::chrono::milliseconds::max()));
+  producer.join();
+  EXPECT_EQ(jobs.claim_next_job({"fp"}, "w")->target_id, "forever");
+}

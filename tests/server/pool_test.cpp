@@ -162,3 +162,52 @@ TEST(Pool, IdleConnectionIsPingedBeforeReuse) {
   EXPECT_NE(s.backend_pid(), pid);
   EXPECT_TRUE(sh_test::sleeps().empty()) << "the dead connection cost a retry";
 }
+
+// Timeouts of "forever" must not overflow into "already expired".
+TEST(Pool, AcquireTimeoutOfMaxWaitsForTheConnection) {
+  auto c = sh_test::config();
+  c.pool_size = 1;
+  c.acquire_timeout = std::chrono::milliseconds::max();
+  db::Database database{c};
+  std::atomic<bool> waiting{false};
+  int got = 0;
+  {
+    auto holder = database.session();
+    holder.execute("SELECT 1");  // holds the only connection
+    std::thread other([&] {
+      waiting = true;
+      try {
+        auto s = database.session();
+        got = s.execute("SELECT 2").one()[0].as<int>();
+      } catch (const db::PoolTimeout&) {
+        got = -1;  // gave up at once instead of waiting
+      }
+    });
+    while (!waiting) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(100ms);  // let it wait on the full pool
+    holder.commit();
+    other.join();
+  }
+  EXPECT_EQ(got, 2);
+  EXPECT_EQ(database.pool_stats().timeouts, 0u);
+  expect_pool_full(database);
+}
+
+TEST(Pool, PingAfterIdleOfMaxNeverPings) {
+  // A ping is an empty query, which pg_stat_activity shows as the backend's
+  // last query: after reuse without a ping, the last query is still ours.
+  auto last_query_after_reuse = [](std::chrono::milliseconds ping_after) {
+    auto c = sh_test::config();
+    c.pool_size = 1;
+    c.ping_after_idle = ping_after;
+    db::Database database{c};
+    sh_test::Side side;
+    { database.session().execute("SELECT 'marker'"); }
+    std::this_thread::sleep_for(2ms);  // idle for longer than 0 ms
+    auto s = database.session();
+    return side.value("SELECT query FROM pg_stat_activity WHERE pid = " +
+                      std::to_string(s.backend_pid()));
+  };
+  EXPECT_EQ(last_query_after_reuse(0ms), "");  // the test sees pings
+  EXPECT_NE(last_query_after_reuse(std::chrono::milliseconds::max()), "");
+}

@@ -2,6 +2,8 @@
 // savepoint rules, and the connection always going back.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "test_db.hpp"
 
 namespace db = soundhash::db;
@@ -423,4 +425,38 @@ TEST_F(SessionTest, RepeatableReadTakesNoShortcut) {
   side.exec("INSERT INTO items VALUES (2, 'b')");
   EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1)
       << "same snapshot for the whole unit";
+}
+
+// A server that closes a connection with a FATAL of its own (here
+// idle_session_timeout, SQLSTATE 57P05) has lost it like any other: the call
+// that meets it retries, whatever the SQLSTATE of the server's goodbye.
+namespace {
+// Waits until the server's backend `pid` has exited by itself.
+void wait_until_gone(sh_test::Side& side, int pid) {
+  const auto q = "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                 std::to_string(pid);
+  for (int i = 0; i < 3000 && side.count(q) != 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(side.count(q), 0) << "backend " << pid << " did not time out";
+}
+}  // namespace
+
+TEST_F(SessionTest, FirstCallAfterIdleSessionTimeoutRetries) {
+  auto c = sh_test::config();
+  c.conninfo += " options='-c idle_session_timeout=100'";
+  db::Database timing_out{c};
+  auto s = timing_out.session();
+  // A leading read keeps the connection, with no transaction open.
+  EXPECT_EQ(s.read("SELECT 1").one()[0].as<int>(), 1);
+  ASSERT_FALSE(s.in_transaction());
+  const int pid = s.backend_pid();
+  wait_until_gone(side, pid);
+  sh_test::clear_sleeps();
+  s.execute("INSERT INTO items VALUES (1, 'a')");
+  EXPECT_EQ(sh_test::sleeps(), (std::vector<std::chrono::nanoseconds>{500ms}));
+  EXPECT_NE(s.backend_pid(), pid);
+  s.commit();
+  EXPECT_EQ(items(), 1);
+  EXPECT_EQ(timing_out.pool_stats().in_use, 0u);
 }

@@ -200,3 +200,54 @@ TEST_F(Transact, ConnectionLostDuringCommitIsCommitInDoubtAndNotRetried) {
   EXPECT_EQ(attempts, 1) << "a COMMIT in doubt must never be retried";
   EXPECT_TRUE(sh_test::sleeps().empty());
 }
+
+// The server closing a connection with a FATAL of its own is a lost
+// connection whatever its SQLSTATE: the unit runs again.
+namespace {
+// A Database whose connections the server closes after `setting` ms idle.
+db::Config timing_out(const std::string& setting) {
+  auto c = sh_test::config();
+  c.conninfo += " options='-c " + setting + "=100'";
+  return c;
+}
+
+// Waits until the server's backend `pid` has exited by itself.
+void wait_until_gone(sh_test::Side& side, int pid) {
+  const auto q = "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                 std::to_string(pid);
+  for (int i = 0; i < 3000 && side.count(q) != 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(side.count(q), 0) << "backend " << pid << " did not time out";
+}
+}  // namespace
+
+TEST_F(Transact, IdleSessionTimeoutInTheUnitReRunsIt) {
+  db::Database database57p05{timing_out("idle_session_timeout")};
+  int attempts = 0;
+  database57p05.transact([&](db::Session& s) {
+    ++attempts;
+    // A leading read holds the connection with no transaction open.
+    EXPECT_EQ(s.read("SELECT count(*) FROM log").one()[0].as<int>(), 0);
+    if (attempts == 1) wait_until_gone(side, s.backend_pid());
+    s.execute("INSERT INTO log VALUES ('unit')");
+  });
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(sh_test::sleeps().size(), 1u);
+  EXPECT_EQ(side.count("SELECT count(*) FROM log"), 1);
+}
+
+TEST_F(Transact, IdleInTransactionTimeoutInALaterCallReRunsTheUnit) {
+  db::Database database25p03{timing_out("idle_in_transaction_session_timeout")};
+  int attempts = 0;
+  database25p03.transact([&](db::Session& s) {
+    ++attempts;
+    s.execute("INSERT INTO log VALUES ('unit')");
+    if (attempts == 1) wait_until_gone(side, s.backend_pid());
+    s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1");
+  });
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(sh_test::sleeps().size(), 1u);
+  EXPECT_EQ(side.count("SELECT count(*) FROM log"), 1);
+  EXPECT_EQ(side.count("SELECT balance FROM accounts WHERE id = 1"), 101);
+}

@@ -130,3 +130,90 @@ TEST_F(Values, ColumnsByName) {
   EXPECT_THROW((void)row["three"], db::ProgrammingError);
   EXPECT_THROW((void)row[0].as<std::string>(), db::ProgrammingError);
 }
+
+// system_clock::time_point counts nanoseconds in 64 bits: about 1677-09-21
+// to 2262-04-11. A timestamp outside must not wrap into another date.
+TEST_F(Values, TimestampOutsideTheNanosecondRangeIsDataError) {
+  auto s = database.session();
+  for (const std::string literal :
+       {"3000-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00",
+        "1600-01-01 00:00:00+00", "0001-01-01 00:00:00+00"}) {
+    auto f = s.execute("SELECT '" + literal + "'::timestamptz AS t").one()[0];
+    try {
+      (void)f.as<db::Timestamp>();
+      ADD_FAILURE() << literal << " was read as a Timestamp";
+    } catch (const db::DataError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(literal.substr(0, 10)), std::string::npos) << what;
+      EXPECT_NE(what.find("TimestampUs"), std::string::npos) << what;
+    }
+  }
+  // The edges of the range still read.
+  EXPECT_EQ(s.execute("SELECT '2262-04-11 23:47:16.854775+00'::timestamptz")
+                .one()[0]
+                .as<db::Timestamp>(),
+            sys_days{2262y / 4 / 11} + 23h + 47min + 16s + 854775us);
+  EXPECT_EQ(s.execute("SELECT '1677-09-21 00:12:43.145225+00'::timestamptz")
+                .one()[0]
+                .as<db::Timestamp>(),
+            sys_days{1677y / 9 / 21} + 12min + 43s + 145225us);
+}
+
+// TimestampUs reaches PostgreSQL's whole range, both ways, and what it
+// writes is what the server means (checked against the server's own text).
+TEST_F(Values, TimestampUsRoundTripsTheWholeRange) {
+  auto s = database.session();
+  s.execute("SET LOCAL TimeZone = 'UTC'");
+  const db::TimestampUs bc = sys_days{year{-4712} / 1 / 1} + 12h;
+  const std::vector<std::pair<db::TimestampUs, std::string>> cases = {
+      {sys_days{1y / 1 / 1}, "0001-01-01 00:00:00+00"},
+      {sys_days{1677y / 9 / 21} + 12min + 43s + 145224us,
+       "1677-09-21 00:12:43.145224+00"},
+      {sys_days{2262y / 4 / 11} + 23h + 47min + 16s + 854776us,
+       "2262-04-11 23:47:16.854776+00"},
+      {sys_days{3000y / 1 / 1}, "3000-01-01 00:00:00+00"},
+      {sys_days{9999y / 12 / 31} + 23h + 59min + 59s + 999999us,
+       "9999-12-31 23:59:59.999999+00"},
+      {bc, "4713-01-01 12:00:00+00 BC"},
+      {sys_days{1970y / 1 / 1} - 1us, "1969-12-31 23:59:59.999999+00"},
+  };
+  for (const auto& [t, text] : cases) {
+    auto row = s.execute(
+                    "SELECT $1::timestamptz, $1::timestamptz::text, $2::"
+                    "timestamptz",
+                    t, text)
+                   .one();
+    EXPECT_EQ(row[0].as<db::TimestampUs>(), t) << text;
+    EXPECT_EQ(row[1].as<std::string>(), text);
+    EXPECT_EQ(row[2].as<db::TimestampUs>(), t) << text;
+  }
+  // Beyond 9999 too (5- and 6-digit years).
+  const db::TimestampUs far = sys_days{year{30000} / 6 / 1} + 1us;
+  EXPECT_EQ(echo<db::TimestampUs>("timestamptz", far), far);
+  // Before 4713 BC is the server's to refuse.
+  EXPECT_THROW(
+      echo<db::TimestampUs>("timestamptz",
+                            db::TimestampUs(sys_days{year{-5000} / 1 / 1})),
+      db::DataError);
+}
+
+TEST_F(Values, InfiniteTimestampsAreMaxAndMin) {
+  auto s = database.session();
+  auto row =
+      s.execute("SELECT 'infinity'::timestamptz, '-infinity'::timestamptz")
+          .one();
+  EXPECT_EQ(row[0].as<db::TimestampUs>(), db::TimestampUs::max());
+  EXPECT_EQ(row[1].as<db::TimestampUs>(), db::TimestampUs::min());
+  EXPECT_EQ(row[0].as<db::Timestamp>(), db::Timestamp::max());
+  EXPECT_EQ(row[1].as<db::Timestamp>(), db::Timestamp::min());
+  // And back: max() and min() are written as the infinities.
+  EXPECT_EQ(s.execute("SELECT $1::timestamptz = 'infinity', $2::timestamptz "
+                      "= '-infinity', $3::timestamptz = 'infinity'",
+                      db::TimestampUs::max(), db::TimestampUs::min(),
+                      db::Timestamp::max())
+                .one()[0]
+                .as<bool>(),
+            true);
+  EXPECT_EQ(echo<db::Timestamp>("timestamptz", db::Timestamp::min()),
+            db::Timestamp::min());
+}

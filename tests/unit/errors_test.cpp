@@ -34,6 +34,8 @@ TEST(ErrorMapping, TransientStates) {
   expect_maps<db::ConnectionError>("57P01", true);
   expect_maps<db::ConnectionError>("57P02", true);
   expect_maps<db::ConnectionError>("57P03", true);
+  // idle_session_timeout: always FATAL, the server has closed the session.
+  expect_maps<db::ConnectionError>("57P05", true);
 }
 
 TEST(ErrorMapping, TransientSubclassesAreTransientErrors) {

@@ -5,6 +5,9 @@
 #include <soundhash/db/detail/params.hpp>
 #include <soundhash/db/errors.hpp>
 
+// Internal: how COPY rows are encoded.
+#include "../../src/copy_binary.hpp"
+
 namespace db = soundhash::db;
 namespace d = soundhash::db::detail;
 
@@ -63,9 +66,130 @@ TEST(Redact, PasswordsNeverSurvive) {
   EXPECT_EQ(d::redact_conninfo("postgresql://bob:s3cret@host/db"),
             "postgresql://bob:***@host/db");
   EXPECT_EQ(d::redact_conninfo("host=h password=s3cret user=u"),
-            "host=h password=*** user=u");
+            "user=u password=*** host=h");
   EXPECT_EQ(d::redact_conninfo("host=h password = 'se cret' user=u"),
-            "host=h password = *** user=u");
-  EXPECT_EQ(d::redact_conninfo("postgresql://h/db?password=s3cret&x=1"),
-            "postgresql://h/db?password=***&x=1");
+            "user=u password=*** host=h");
+  EXPECT_EQ(d::redact_conninfo(
+                "postgresql://h/db?password=s3cret&application_name=x"),
+            "postgresql://:***@h/db?application_name=x");
+  EXPECT_EQ(d::redact_conninfo(""), "");
+  EXPECT_EQ(d::redact_conninfo("mydb"), "mydb");  // a bare database name
+}
+
+namespace {
+
+// A password with every character that URIs and key=value quoting treat
+// specially.
+const std::string kPassword = "Pw?@:/#%&=' \\ x9";
+
+// `s` percent-encoded: every byte, or only what a URI's userinfo must encode.
+std::string percent(std::string_view s, bool all) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (all || c == '@' || c == '/' || c == '%') {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string kv_quoted(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+void expect_no_password(const std::string& shown, const std::string& where) {
+  EXPECT_EQ(shown.find(kPassword), std::string::npos) << where << shown;
+  EXPECT_EQ(shown.find("Pw"), std::string::npos) << where << shown;
+  EXPECT_EQ(shown.find("x9"), std::string::npos) << where << shown;
+  EXPECT_EQ(shown.find(percent(kPassword, true)), std::string::npos)
+      << where << shown;
+}
+
+}  // namespace
+
+TEST(Redact, PasswordsFullOfQuotingCharactersNeverSurvive) {
+  const std::vector<std::string> forms = {
+      "host=h user=u password=" + kv_quoted(kPassword),
+      "host=h user=u password = " + kv_quoted(kPassword) + " dbname=d",
+      "postgresql://u:" + percent(kPassword, false) + "@h:5432/d",
+      "postgresql://u:" + percent(kPassword, true) + "@h:5432/d",
+      "postgres://u@h:5432/d?password=" + percent(kPassword, true),
+  };
+  for (const auto& conninfo : forms) {
+    const auto shown = d::redact_conninfo(conninfo);
+    expect_no_password(shown, conninfo + " -> ");
+    EXPECT_NE(shown.find("***"), std::string::npos) << shown;
+    EXPECT_NE(shown.find('h'), std::string::npos) << shown;
+    // libpq's messages may quote the password, raw or percent-encoded.
+    const auto message = d::redact_message(
+        "failed for \"" + kPassword + "\" near \"" + percent(kPassword, true) +
+            "\" and \"" + percent(kPassword, false) + "\"",
+        conninfo);
+    expect_no_password(message, conninfo + " -> ");
+    EXPECT_NE(message.find("failed for"), std::string::npos) << message;
+  }
+  EXPECT_EQ(d::redact_conninfo("postgresql://alice:s3cr?t@host/db"),
+            "postgresql://alice:***@host/db");
+}
+
+TEST(Redact, APasswordCutAtASpaceShowsNothingOfTheConninfo) {
+  // libpq refuses both; what follows the space must not leak either.
+  for (const std::string conninfo :
+       {"host=h password=abc def", "host=h password=abc\\ def x"}) {
+    const auto shown = d::redact_conninfo(conninfo);
+    EXPECT_EQ(shown, "<unparsable conninfo>") << conninfo;
+    const auto message = d::redact_message(
+        "missing \"=\" after \"def\" in connection info string", conninfo);
+    EXPECT_EQ(message.find("def"), std::string::npos) << message;
+  }
+  EXPECT_EQ(d::redact_conninfo("host=h password=abc\\ def"),
+            "password=*** host=h");
+}
+
+// libpq and the COPY format carry a value's length as a 32-bit int; a longer
+// value must be refused before anything is sent, not wrap to a negative
+// length. The views below are never read: a small buffer with a huge size.
+TEST(Params, ValuesOf2GiBOrMoreAreRejectedBeforeSending) {
+  static const char buffer[8] = "abcdefg";  // no NUL to stop a scan
+  const std::size_t huge = std::size_t{3} << 30;
+  d::Param p;
+  try {
+    d::encode(p,
+              db::BytesView(reinterpret_cast<const std::byte*>(buffer), huge));
+    FAIL() << "a 3 GiB bytea was accepted";
+  } catch (const db::InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(huge)),
+              std::string::npos)
+        << e.what();
+  }
+  d::Param q;
+  EXPECT_THROW(d::encode(q, std::string_view(buffer, huge)),
+               db::InvalidArgument);
+  // The largest length that fits is still accepted.
+  d::Param r;
+  d::encode(r, db::BytesView(reinterpret_cast<const std::byte*>(buffer),
+                             std::size_t{0x7fffffff}));
+  EXPECT_EQ(r.length(), 0x7fffffff);
+}
+
+TEST(CopyBinary, FieldsOf2GiBOrMoreAreRejected) {
+  static const char buffer[8] = "abcdefg";  // no NUL to stop a scan
+  d::CopyBinary copy;
+  copy.row(1);
+  EXPECT_THROW(
+      copy.bytes(db::BytesView(reinterpret_cast<const std::byte*>(buffer),
+                               std::size_t{1} << 31)),
+      db::InvalidArgument);
+  EXPECT_THROW(copy.text(std::string_view(buffer, std::size_t{1} << 31)),
+               db::InvalidArgument);
 }

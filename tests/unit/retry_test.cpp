@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <limits>
 #include <soundhash/db/retry.hpp>
 #include <sstream>
 
@@ -195,4 +196,45 @@ TEST(DbRetry, LogsNonRetryableFailureOnce) {
                "retries reached): create_channel, attempt 1/4, error: dup"),
       std::string::npos)
       << out;
+}
+
+// Settings that pass validate() must not overflow into nonsense.
+TEST(RetryPolicy, MaxDelayOfMaxMeansNoCapAndNeverNegative) {
+  db::RetryPolicy p;
+  p.max_delay = std::chrono::milliseconds::max();
+  EXPECT_EQ(p.delay_for(0), nanoseconds(500ms));
+  EXPECT_EQ(p.delay_for(4), nanoseconds(8000ms));  // no 5 s cap any more
+  // Far out, the delay saturates at the longest sleep there is.
+  EXPECT_EQ(p.delay_for(200), nanoseconds::max());
+  p.jitter = 1.0;
+  EXPECT_GE(p.delay_for(200, 0.0).count(), 0);
+  EXPECT_EQ(p.delay_for(200, 0.999), nanoseconds::max());
+}
+
+TEST(RetryPolicy, ExtremeMultipliersAndInitialDelaysStayInRange) {
+  db::RetryPolicy p;
+  p.initial_delay = 0ms;
+  p.multiplier = 1e308;
+  p.max_delay = std::chrono::milliseconds::max();
+  EXPECT_EQ(p.delay_for(5), nanoseconds(0));  // 0 * inf is still no delay
+  p.initial_delay = std::chrono::milliseconds::max();
+  p.multiplier = 1.0;
+  EXPECT_EQ(p.delay_for(0), nanoseconds::max());
+  p.initial_delay = 1ms;
+  p.multiplier = 1e308;
+  p.max_delay = 3s;
+  EXPECT_EQ(p.delay_for(3), nanoseconds(3s));
+}
+
+TEST(DbRetry, IntMaxRetriesMeansRetryingUntilItWorks) {
+  Recorder r;
+  int calls = 0;
+  const int v =
+      db::db_retry("op", r.policy(std::numeric_limits<int>::max()), [&] {
+        if (++calls <= 5) throw db::ConnectionError("gone");
+        return 7;
+      });
+  EXPECT_EQ(v, 7);
+  EXPECT_EQ(calls, 6);
+  EXPECT_EQ(r.delays.size(), 5u);
 }

@@ -75,8 +75,9 @@ class TransientError : public Error {
   [[nodiscard]] bool is_transient() const noexcept override { return true; }
 };
 
-/// The connection was lost or could not be made (class 08, 57P01-57P03, or a
-/// connection libpq reports broken).
+/// The connection was lost or could not be made (class 08, 57P01-57P03,
+/// 57P05, or a connection the server closed or libpq reports broken, whatever
+/// the SQLSTATE of the server's last message, which sqlstate() keeps).
 class ConnectionError : public TransientError {
  public:
   using TransientError::TransientError;
@@ -163,7 +164,8 @@ class JobNotOwned : public Error {
 };
 
 /// True for the SQLSTATEs that `db_retry` retries: 40001, 40P01, 55P03, class
-/// 08 and 57P01/57P02/57P03.
+/// 08 and 57P01/57P02/57P03/57P05. (A connection the server closed is
+/// retried whatever its SQLSTATE; that is decided where it is seen.)
 [[nodiscard]] bool is_transient_sqlstate(std::string_view sqlstate) noexcept;
 
 /// Throws the `Error` subclass that `sqlstate` maps to (an empty SQLSTATE maps

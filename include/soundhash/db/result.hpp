@@ -46,8 +46,10 @@ class Field {
   [[nodiscard]] std::string_view name() const noexcept;
 
   /// Converts to T: integers, double, float, bool, std::string,
-  /// std::string_view (valid while the Result lives), Bytes, Timestamp, or
-  /// std::optional of any of those (NULL -> nullopt).
+  /// std::string_view (valid while the Result lives), Bytes, Timestamp,
+  /// TimestampUs, or std::optional of any of those (NULL -> nullopt). A
+  /// timestamp outside Timestamp's range (1677-2262) throws DataError;
+  /// 'infinity' and '-infinity' read as max() and min().
   template <class T>
   [[nodiscard]] T as() const {
     if constexpr (is_optional<T>::value) {
@@ -67,6 +69,8 @@ class Field {
       return to_bytes();
     } else if constexpr (std::is_same_v<T, Timestamp>) {
       return to_timestamp();
+    } else if constexpr (std::is_same_v<T, TimestampUs>) {
+      return to_timestamp_us();
     } else {
       static_assert(sizeof(T) == 0, "Field::as<T>: unsupported type");
     }
@@ -91,6 +95,7 @@ class Field {
   [[nodiscard]] std::string_view to_text() const;
   [[nodiscard]] Bytes to_bytes() const;
   [[nodiscard]] Timestamp to_timestamp() const;
+  [[nodiscard]] TimestampUs to_timestamp_us() const;
 
   detail::ResultPtr owner_;
   const pg_result* res_;

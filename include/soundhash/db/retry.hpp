@@ -23,7 +23,8 @@ struct RetryPolicy {
   int max_retries = 3;
   /// Delay before the first retry.
   std::chrono::milliseconds initial_delay{500};
-  /// Upper bound of any delay.
+  /// Upper bound of any delay; milliseconds::max() means no bound (delays
+  /// saturate at nanoseconds::max()).
   std::chrono::milliseconds max_delay{5000};
   /// Each further retry waits this many times longer than the one before.
   double multiplier = 2.0;
@@ -46,9 +47,9 @@ struct RetryPolicy {
 };
 
 namespace detail {
-void log_retry(std::string_view op, int attempt, int attempts,
+void log_retry(std::string_view op, long long attempt, long long attempts,
                const Error& error, std::chrono::nanoseconds delay);
-void log_give_up(std::string_view op, int attempt, int attempts,
+void log_give_up(std::string_view op, long long attempt, long long attempts,
                  const std::exception& error);
 }  // namespace detail
 
@@ -59,8 +60,9 @@ void log_give_up(std::string_view op, int attempt, int attempts,
 template <class F>
 auto db_retry(std::string_view op_name, const RetryPolicy& policy, F&& fn)
     -> std::invoke_result_t<F&> {
-  const int attempts = policy.max_retries + 1;
-  for (int attempt = 1;; ++attempt) {
+  // In 64 bits: max_retries may be INT_MAX ("until it works").
+  const long long attempts = static_cast<long long>(policy.max_retries) + 1;
+  for (long long attempt = 1;; ++attempt) {
     try {
       return fn();
     } catch (const TransientError& e) {
@@ -68,7 +70,7 @@ auto db_retry(std::string_view op_name, const RetryPolicy& policy, F&& fn)
         detail::log_give_up(op_name, attempt, attempts, e);
         throw;
       }
-      const auto delay = policy.delay_for(attempt - 1);
+      const auto delay = policy.delay_for(static_cast<int>(attempt - 1));
       detail::log_retry(op_name, attempt, attempts, e, delay);
       policy.sleep(delay);
     } catch (const std::exception& e) {

@@ -14,8 +14,12 @@ using Bytes = std::vector<std::byte>;
 /// Binary data, borrowed; what parameters take.
 using BytesView = std::span<const std::byte>;
 /// A point in time (PostgreSQL `timestamptz`), microsecond precision on the
-/// server.
+/// server. In nanoseconds it reaches only 1677-09-21 to 2262-04-11: reading
+/// a timestamp outside throws DataError; use TimestampUs for those.
 using Timestamp = std::chrono::system_clock::time_point;
+/// A point in time in microseconds, PostgreSQL's own resolution: reaches
+/// every timestamptz from 4713 BC to 294247 AD.
+using TimestampUs = std::chrono::sys_time<std::chrono::microseconds>;
 
 /// Views `s`'s characters as bytes, e.g. `as_bytes(std::string_view{"abc"})`.
 inline BytesView as_bytes(std::string_view s) noexcept {

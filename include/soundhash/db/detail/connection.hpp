@@ -109,6 +109,9 @@ class Connection {
   [[nodiscard]] TxStatus tx_status() const noexcept;
   [[nodiscard]] int backend_pid() const noexcept;
   [[nodiscard]] int server_version() const noexcept;
+  /// The value libpq uses for connection option `keyword` (e.g.
+  /// "keepalives"); empty if none.
+  [[nodiscard]] std::string option(std::string_view keyword) const;
 
   /// When the pool last handed this connection back (for pre-ping).
   std::chrono::steady_clock::time_point last_used{};
@@ -136,7 +139,14 @@ class Connection {
   std::unordered_map<std::string, std::string, Hash, std::equal_to<>> prepared_;
 };
 
-/// `conninfo` with any password replaced by "***", for logs and errors.
+/// `conninfo` for logs and errors: rebuilt from libpq's parse of it (a URI
+/// stays a URI) with the password shown as "***"; "<unparsable conninfo>"
+/// when libpq cannot parse it (nothing of it is shown then).
 std::string redact_conninfo(std::string_view conninfo);
+/// A libpq `message` about `conninfo` with the password hidden: every
+/// spelling of it (raw, percent-encoded, backslash-escaped) becomes "***";
+/// when the conninfo does not parse, every quoted token (libpq quotes the
+/// piece it could not parse) is hidden instead.
+std::string redact_message(std::string_view message, std::string_view conninfo);
 
 }  // namespace soundhash::db::detail

@@ -5,9 +5,12 @@
 // std::string arguments, which are referenced in place.
 
 #include <charconv>
+#include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <ratio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,10 +39,21 @@ struct Param {
     if (is_null) return nullptr;
     return uses_own ? own.c_str() : ref.data();
   }
-  [[nodiscard]] int length() const noexcept {
-    return static_cast<int>(uses_own ? own.size() : ref.size());
+  [[nodiscard]] std::size_t size() const noexcept {
+    return uses_own ? own.size() : ref.size();
   }
+  /// The length for libpq; encode() has checked that it fits.
+  [[nodiscard]] int length() const noexcept { return static_cast<int>(size()); }
 };
+
+/// `size` as the 32-bit length libpq and COPY carry; throws InvalidArgument
+/// naming it if it does not fit (PostgreSQL keeps at most 1 GB per value
+/// anyway), so a huge value is refused before anything is sent.
+int checked_length(std::size_t size);
+
+/// `t` as PostgreSQL reads and writes it, in UTC: "2026-11-27
+/// 22:41:04.123456+00", "0044-03-15 00:00:00.000000+00 BC".
+std::string format_timestamp(TimestampUs t);
 
 /// Throws InvalidArgument if `text` holds a NUL byte: libpq would silently
 /// cut the value there, so reject it before anything is sent.
@@ -54,7 +68,8 @@ void encode(Param& p, std::string_view v);
 void encode(Param& p, const char* v);
 void encode(Param& p, BytesView v);
 void encode(Param& p, const Bytes& v);
-void encode(Param& p, Timestamp v);
+/// A timestamptz. max() and min() are sent as 'infinity' and '-infinity'.
+void encode(Param& p, TimestampUs v);
 /// A text[] parameter, for `col = ANY($n)`.
 void encode(Param& p, std::span<const std::string> v);
 void encode(Param& p, const std::vector<std::string>& v);
@@ -75,6 +90,33 @@ requires(!std::same_as<T, bool> && !std::same_as<T, char>) void encode(Param& p,
 }
 
 inline void encode(Param& p, float v) { encode(p, static_cast<double>(v)); }
+
+[[noreturn]] void throw_timestamp_out_of_range();
+
+/// Any other system-clock time point, e.g. Timestamp (nanoseconds): rounded
+/// down to microseconds; one too far out for microseconds is refused, and
+/// max() and min() are 'infinity' and '-infinity'.
+template <class D>
+requires(
+    !std::same_as<D, std::chrono::microseconds> &&
+    std::is_integral_v<typename D::rep>) void encode(Param& p,
+                                                     std::chrono::sys_time<D>
+                                                         v) {
+  using namespace std::chrono;
+  if (v == sys_time<D>::max()) return encode(p, TimestampUs::max());
+  if (v == sys_time<D>::min()) return encode(p, TimestampUs::min());
+  if constexpr (std::ratio_greater_v<typename D::period, std::micro>) {
+    // Coarser than microseconds: converting could overflow, so compare in
+    // D's own unit first.
+    if (v.time_since_epoch() > duration_cast<D>(microseconds::max()) ||
+        v.time_since_epoch() < duration_cast<D>(microseconds::min())) {
+      throw_timestamp_out_of_range();
+    }
+    encode(p, TimestampUs(duration_cast<microseconds>(v.time_since_epoch())));
+  } else {
+    encode(p, floor<microseconds>(v));
+  }
+}
 
 template <class T>
 void encode(Param& p, const std::optional<T>& v) {
