@@ -198,15 +198,20 @@ int Connection::server_version() const noexcept {
 }
 
 std::string_view Connection::prepared_name(std::string_view sql, bool& newly) {
+  newly = false;
   auto it = prepared_.find(sql);
   if (it != prepared_.end()) {
-    newly = false;
-    return it->second;
+    if (it->second.cleanup != Cleanup::none) note({it->second.cleanup});
+    return it->second.name;
   }
-  if (prepared_.size() >= kMaxPrepared) return {};
+  const StateChange change = classify_sql(sql);
+  note(change);
+  if (change.forgets_prepared || prepared_.size() >= kMaxPrepared) return {};
   newly = true;
-  auto name = "sh" + std::to_string(prepared_.size() + 1);
-  return prepared_.emplace(std::string(sql), std::move(name)).first->second;
+  auto name = "sh" + std::to_string(++prepared_serial_);
+  return prepared_
+      .emplace(std::string(sql), Prepared{std::move(name), change.cleanup})
+      .first->second.name;
 }
 
 void Connection::commit_in_background() noexcept {
@@ -282,7 +287,11 @@ Outcome Connection::run(std::span<const Statement> stmts,
     ParamArrays a(s.params);
     const int n = static_cast<int>(s.params.size());
     std::string_view name;
-    if (prepare_ && s.cacheable) name = prepared_name(s.sql, newly[sent]);
+    if (prepare_ && s.cacheable) {
+      name = prepared_name(s.sql, newly[sent]);
+    } else {
+      note(classify_sql(s.sql));
+    }
     int ok;
     if (!name.empty()) {
       if (newly[sent]) {
@@ -368,6 +377,7 @@ Result Connection::exec(const Statement& stmt) {
 }
 
 void Connection::exec_script(std::string_view sql) {
+  note(classify_sql(sql));
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(sql);
   PGresult* r = PQexec(conn_, s.c_str());
@@ -380,6 +390,7 @@ void Connection::exec_script(std::string_view sql) {
 
 std::int64_t Connection::copy_in(std::string_view copy_sql,
                                  std::string_view data) {
+  note(classify_sql(copy_sql));
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(copy_sql);
   PGresult* r = PQexec(conn_, s.c_str());

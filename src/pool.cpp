@@ -86,14 +86,22 @@ void Pool::release(Handle conn) noexcept {
     }
     keep = !conn->broken() && conn->tx_status() == TxStatus::idle;
   }
+  // Session state the user changed must not reach the next user. Only SQL
+  // that may have changed it (Connection::cleanup_needed) pays a round trip.
+  const Cleanup cleanup = keep ? conn->cleanup_needed() : Cleanup::none;
+  if (cleanup != Cleanup::none) keep = conn->clean_up();
   if (!keep) {
+    // Closing on purpose (state SQL cannot undo) says nothing of the server.
+    const bool failed = cleanup != Cleanup::close || conn->broken();
     conn.reset();  // closes the socket; not under the lock
     std::lock_guard lock(mutex_);
-    ++failure_epoch_;  // the server may have gone: check idle ones
+    if (cleanup != Cleanup::none) ++resets_;
+    if (failed) ++failure_epoch_;  // the server may have gone: check idle ones
     discard_locked();
     return;
   }
   std::lock_guard lock(mutex_);
+  if (cleanup != Cleanup::none) ++resets_;
   conn->last_used = std::chrono::steady_clock::now();
   idle_.push_back(std::move(conn));
   freed_.notify_one();
@@ -114,6 +122,7 @@ PoolStats Pool::stats() const {
   s.created = created_;
   s.discarded = discarded_;
   s.timeouts = timeouts_;
+  s.resets = resets_;
   return s;
 }
 

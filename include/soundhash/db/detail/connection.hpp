@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "soundhash/db/detail/params.hpp"
+#include "soundhash/db/detail/session_state.hpp"
 #include "soundhash/db/result.hpp"
 
 struct pg_conn;  // libpq's PGconn
@@ -106,6 +107,14 @@ class Connection {
   [[nodiscard]] int backend_pid() const noexcept;
   [[nodiscard]] int server_version() const noexcept;
 
+  /// What must be undone before another user may have this connection: the
+  /// strongest need of the statements run on it (classify_sql) since the
+  /// last clean_up.
+  [[nodiscard]] Cleanup cleanup_needed() const noexcept { return cleanup_; }
+  /// Undoes that on an idle connection, in one round trip if any; false if
+  /// it failed or SQL cannot undo it: then the connection must be closed.
+  bool clean_up() noexcept;
+
   /// When the pool last handed this connection back (for pre-ping).
   std::chrono::steady_clock::time_point last_used{};
   /// The pool's failure epoch when this connection was last known good.
@@ -113,6 +122,8 @@ class Connection {
 
  private:
   std::string_view prepared_name(std::string_view sql, bool& newly);
+  /// Records what a statement sent may leave on the session.
+  void note(StateChange change) noexcept;
   /// Reads the reply of a commit_in_background, if one is outstanding, and
   /// leaves pipeline mode if `then_exit_pipeline` (run() reads it with a
   /// batch sent behind it). Returns the error if the connection is lost
@@ -123,13 +134,20 @@ class Connection {
   bool prepare_ = true;
   bool commit_pending_ = false;  // a commit_in_background's reply is unread
   bool unusable_ = false;        // a background COMMIT could not be sent
+  Cleanup cleanup_ = Cleanup::none;
+  // Names are never reused, even after the cache is forgotten.
+  std::uint64_t prepared_serial_ = 0;
+  struct Prepared {
+    std::string name;
+    Cleanup cleanup;  // classify_sql's, kept to skip the scan on reuse
+  };
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept {
       return std::hash<std::string_view>{}(s);
     }
   };
-  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> prepared_;
+  std::unordered_map<std::string, Prepared, Hash, std::equal_to<>> prepared_;
 };
 
 /// `conninfo` with any password replaced by "***", for logs and errors.
