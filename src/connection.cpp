@@ -56,6 +56,14 @@ std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
   }
 }
 
+// For a connection opened before this process was forked from its opener.
+std::exception_ptr inherited_error() {
+  return std::make_exception_ptr(ConnectionError(
+      "connection opened by the parent of this forked process; a child opens "
+      "its own",
+      Error::Fields::with_sqlstate("08003")));
+}
+
 // The next statement's result in a pipeline (libpq ends each statement's
 // results with a null; only the first is kept).
 PGresult* next_result(PGconn* conn) {
@@ -169,11 +177,13 @@ Connection::Connection(const std::string& conninfo, bool prepare)
 }
 
 Connection::~Connection() {
-  if (conn_) PQfinish(conn_);
+  // An inherited one is leaked if its socket cannot be detached.
+  if (conn_ && (!inherited() || detach_socket())) PQfinish(conn_);
 }
 
 bool Connection::broken() const noexcept {
-  return conn_ == nullptr || unusable_ || PQstatus(conn_) != CONNECTION_OK;
+  return conn_ == nullptr || unusable_ || inherited() ||
+         PQstatus(conn_) != CONNECTION_OK;
 }
 
 TxStatus Connection::tx_status() const noexcept {
@@ -266,6 +276,10 @@ Outcome Connection::run(std::span<const Statement> stmts,
       out.error = std::move(e);
     }
   };
+  if (inherited()) {
+    fail(0, inherited_error());
+    return out;
+  }
   if (PQenterPipelineMode(conn_) != 1) {
     fail(0, error_from(conn_, nullptr));
     return out;
@@ -377,6 +391,7 @@ Result Connection::exec(const Statement& stmt) {
 }
 
 void Connection::exec_script(std::string_view sql) {
+  if (inherited()) std::rethrow_exception(inherited_error());
   note(classify_sql(sql));
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(sql);
@@ -390,6 +405,7 @@ void Connection::exec_script(std::string_view sql) {
 
 std::int64_t Connection::copy_in(std::string_view copy_sql,
                                  std::string_view data) {
+  if (inherited()) std::rethrow_exception(inherited_error());
   note(classify_sql(copy_sql));
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(copy_sql);

@@ -18,7 +18,9 @@ bool Pool::needs_ping(const Connection& c) const noexcept {
 Pool::Handle Pool::acquire() {
   const auto deadline =
       std::chrono::steady_clock::now() + options_.acquire_timeout;
+  std::vector<Handle> inherited;  // destroyed after the lock is released
   std::unique_lock lock(mutex_);
+  if (pid_ != current_pid()) forget_inherited_locked(inherited);
   for (;;) {
     while (!idle_.empty()) {
       Handle c = std::move(idle_.back());
@@ -75,8 +77,25 @@ void Pool::discard_locked() noexcept {
   freed_.notify_one();
 }
 
+void Pool::forget_inherited_locked(std::vector<Handle>& out) noexcept {
+  out.swap(idle_);
+  open_ = 0;
+  pid_ = current_pid();
+  freed_.notify_all();
+}
+
 void Pool::release(Handle conn) noexcept {
   if (!conn) return;
+  if (conn->inherited()) {
+    // On loan when the process forked; counted no more (see acquire).
+    std::vector<Handle> inherited;
+    {
+      std::lock_guard lock(mutex_);
+      if (pid_ != current_pid()) forget_inherited_locked(inherited);
+    }
+    conn.reset();  // its destructor leaves the parent's socket alone
+    return;
+  }
   bool keep = !conn->broken();
   if (keep && conn->tx_status() != TxStatus::idle) {
     // A transaction left open (or failed) must not leak into the next user.

@@ -1,7 +1,14 @@
-// Session state a pooled connection must not carry to its next user.
+// Session state a pooled connection must not carry to its next user, and
+// connections a forked child must leave to its parent.
 #include "soundhash/db/detail/session_state.hpp"
 
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <exception>
 
 #include "soundhash/db/detail/connection.hpp"
@@ -107,6 +114,12 @@ std::size_t dollar_tag(std::string_view sql, std::size_t at) noexcept {
   return (j < sql.size() && sql[j] == '$') ? j - at + 1 : 0;
 }
 
+std::atomic<int> cached_pid{0};
+
+void refresh_pid() noexcept {
+  cached_pid.store(static_cast<int>(::getpid()), std::memory_order_relaxed);
+}
+
 }  // namespace
 
 StateChange classify_sql(std::string_view sql) noexcept {
@@ -170,6 +183,16 @@ StateChange classify_sql(std::string_view sql) noexcept {
   return s;
 }
 
+int current_pid() noexcept {
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, refresh_pid);
+    refresh_pid();
+    return true;
+  }();
+  (void)registered;
+  return cached_pid.load(std::memory_order_relaxed);
+}
+
 void Connection::note(StateChange change) noexcept {
   cleanup_ = std::max(cleanup_, change.cleanup);
   // Names are never reused (prepared_serial_), so statements the server may
@@ -203,6 +226,20 @@ bool Connection::clean_up() noexcept {
   }
   cleanup_ = Cleanup::none;
   return !broken() && tx_status() == TxStatus::idle;
+}
+
+bool Connection::detach_socket() noexcept {
+  // The descriptor is shared with the process that opened the connection:
+  // PQfinish would send the server a Terminate on it and end that process's
+  // session. With /dev/null in the socket's place, PQfinish frees the
+  // connection and closes our copy while its goodbye goes nowhere.
+  const int fd = PQsocket(conn_);
+  if (fd < 0) return true;
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null_fd < 0) return false;
+  const bool ok = ::dup2(null_fd, fd) == fd;
+  ::close(null_fd);
+  return ok;
 }
 
 }  // namespace soundhash::db::detail

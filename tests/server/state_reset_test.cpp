@@ -1,6 +1,9 @@
 // A pooled connection carries nothing of one user to the next: session state
-// a session changed is undone before the connection is lent again.
+// a session changed is undone before the connection is lent again, and a
+// fork() child neither uses nor closes its parent's connections.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
@@ -232,4 +235,97 @@ TEST_F(PoolStateReset, ScriptsAndCopyAreSeenToo) {
   ASSERT_EQ(s.backend_pid(), pid);
   EXPECT_NO_THROW(s.execute("SELECT pg_sleep(0.1)"));
   EXPECT_EQ(number(s, "SELECT count(*) FROM t"), 2);
+}
+
+// ---- fork() -------------------------------------------------------------
+
+namespace {
+
+// The child's verdicts (its gtest assertions would not reach the parent).
+enum ChildExit {
+  kChildOk = 0,
+  kChildGotParentsBackend = 10,
+  kChildQueryFailed = 11,
+  kChildPoolCounted = 12,
+  kChildThrew = 13,
+};
+
+int wait_for(pid_t child) {
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool backend_alive(sh_test::Side& side, int pid) {
+  return side.count("SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                    std::to_string(pid)) == 1;
+}
+
+}  // namespace
+
+TEST(PoolFork, ChildLeavesTheParentsIdleConnectionAlone) {
+  auto database = std::make_unique<db::Database>(one_connection());
+  sh_test::Side side;
+  int parent_backend = 0;
+  {
+    auto s = database->session();
+    s.execute("SELECT 1");
+    parent_backend = s.backend_pid();
+  }  // now idle in the pool
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int code = kChildOk;
+    try {
+      auto s = database->session();
+      if (s.backend_pid() == parent_backend) code = kChildGotParentsBackend;
+      if (s.execute("SELECT $1::int", 7).one()[0].as<int>() != 7) {
+        code = kChildQueryFailed;
+      }
+      s.commit();
+      if (database->pool_stats().open != 1) code = kChildPoolCounted;
+      database.reset();  // frees what it inherited: must not end the parent's
+    } catch (...) {
+      code = kChildThrew;
+    }
+    ::_exit(code);
+  }
+  EXPECT_EQ(wait_for(child), kChildOk);
+  EXPECT_TRUE(backend_alive(side, parent_backend));
+  auto s = database->session();
+  EXPECT_EQ(s.backend_pid(), parent_backend);
+  EXPECT_EQ(s.execute("SELECT $1::int", 8).one()[0].as<int>(), 8);
+  EXPECT_EQ(database->pool_stats().discarded, 0u);
+}
+
+TEST(PoolFork, ConnectionOnLoanAtForkIsDroppedSilentlyByTheChild) {
+  auto database = std::make_unique<db::Database>(one_connection());
+  sh_test::Side side;
+  {
+    auto s = database->session();
+    const int parent_backend = s.backend_pid();  // on loan to `s`
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      int code = kChildOk;
+      try {
+        // The session's connection is the parent's: the call fails over to
+        // a connection of the child's own (in the only slot of the pool).
+        if (s.execute("SELECT $1::int", 7).one()[0].as<int>() != 7) {
+          code = kChildQueryFailed;
+        }
+        if (s.backend_pid() == parent_backend) code = kChildGotParentsBackend;
+        s.commit();
+        database.reset();
+      } catch (...) {
+        code = kChildThrew;
+      }
+      ::_exit(code);
+    }
+    EXPECT_EQ(wait_for(child), kChildOk);
+    EXPECT_TRUE(backend_alive(side, parent_backend));
+    EXPECT_EQ(s.backend_pid(), parent_backend);
+    EXPECT_EQ(s.execute("SELECT $1::int", 8).one()[0].as<int>(), 8);
+  }
+  EXPECT_EQ(database->pool_stats().discarded, 0u);
 }

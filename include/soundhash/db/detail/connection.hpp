@@ -114,6 +114,12 @@ class Connection {
   /// Undoes that on an idle connection, in one round trip if any; false if
   /// it failed or SQL cannot undo it: then the connection must be closed.
   bool clean_up() noexcept;
+  /// Opened by another process (this one is a fork() child of it): must not
+  /// be used, and is closed without a word to the server (see
+  /// detach_socket). Counts as broken().
+  [[nodiscard]] bool inherited() const noexcept {
+    return pid_ != current_pid();
+  }
 
   /// When the pool last handed this connection back (for pre-ping).
   std::chrono::steady_clock::time_point last_used{};
@@ -124,6 +130,10 @@ class Connection {
   std::string_view prepared_name(std::string_view sql, bool& newly);
   /// Records what a statement sent may leave on the session.
   void note(StateChange change) noexcept;
+  /// In a fork() child: puts /dev/null in place of the socket the parent
+  /// still uses, so that PQfinish's Terminate cannot end its session; false
+  /// if that failed (the PGconn must then be leaked).
+  bool detach_socket() noexcept;
   /// Reads the reply of a commit_in_background, if one is outstanding, and
   /// leaves pipeline mode if `then_exit_pipeline` (run() reads it with a
   /// batch sent behind it). Returns the error if the connection is lost
@@ -135,6 +145,7 @@ class Connection {
   bool commit_pending_ = false;  // a commit_in_background's reply is unread
   bool unusable_ = false;        // a background COMMIT could not be sent
   Cleanup cleanup_ = Cleanup::none;
+  int pid_ = current_pid();  // the process that opened it
   // Names are never reused, even after the cache is forgotten.
   std::uint64_t prepared_serial_ = 0;
   struct Prepared {

@@ -62,7 +62,9 @@ class Pool {
   Handle acquire();
 
   /// Takes a connection back: rolls back an open transaction, undoes session
-  /// state its user may have changed, discards a broken one. Never throws.
+  /// state its user may have changed, discards a broken one, and drops one
+  /// inherited from the parent of a fork() without a word to its server.
+  /// Never throws.
   void release(Handle conn) noexcept;
 
   /// Marks that a connection failed: idle ones get pinged before reuse.
@@ -74,6 +76,10 @@ class Pool {
  private:
   bool needs_ping(const Connection& c) const noexcept;
   void discard_locked() noexcept;
+  /// In a fork() child: every connection open so far is the parent's. Moves
+  /// the idle ones to `out` (destroyed outside the lock, silently) and stops
+  /// counting those on loan; the child opens its own.
+  void forget_inherited_locked(std::vector<Handle>& out) noexcept;
 
   PoolOptions options_;
   mutable std::mutex mutex_;
@@ -85,6 +91,7 @@ class Pool {
   std::uint64_t discarded_ = 0;
   std::uint64_t timeouts_ = 0;
   std::uint64_t resets_ = 0;
+  int pid_ = current_pid();  // the process whose connections these are
 };
 
 }  // namespace soundhash::db::detail

@@ -1,7 +1,7 @@
 #pragma once
-// What a pooled connection carries from one user to the next: session state
-// that outlives a transaction. See docs/guide.md, "Connections between
-// users".
+// What a pooled connection carries from one user to the next (session state
+// that outlives a transaction) and from a process to a forked child (the
+// connection itself). See docs/guide.md, "Connections between users".
 
 #include <cstdint>
 #include <string_view>
@@ -35,5 +35,9 @@ struct StateChange {
 /// pg_advisory_lock*, pg_try_advisory_lock*, dblink_connect*, pg_temp).
 /// What a called server function does inside is not visible here.
 StateChange classify_sql(std::string_view sql) noexcept;
+
+/// getpid(), kept in a variable that a fork handler refreshes in the child:
+/// the pool asks on every loan, and getpid() is a system call.
+int current_pid() noexcept;
 
 }  // namespace soundhash::db::detail
