@@ -77,18 +77,19 @@ void scan_function_names(std::string_view sql, StateChange& s) noexcept {
 // strings, quoted identifiers and comments).
 struct StatementWords {
   int n = 0;  // words seen so far in this statement
-  bool set = false, create = false, into = false;
+  bool set = false, create = false, discard = false, into = false;
 
   void word(std::string_view w, StateChange& s) noexcept {
     if (n == 0) {
       set = is(w, "set");
       create = is(w, "create");
+      discard = is(w, "discard");
       if (is(w, "reset") || is(w, "listen") || is(w, "declare") ||
           is(w, "do")) {
         raise(s, Cleanup::reset);
       } else if (is(w, "prepare")) {
         raise(s, Cleanup::discard_all);
-      } else if (is(w, "deallocate") || is(w, "discard")) {
+      } else if (is(w, "deallocate")) {
         raise(s, Cleanup::discard_all);
         s.forgets_prepared = true;
       } else if (is(w, "load")) {
@@ -97,6 +98,16 @@ struct StatementWords {
     } else if (n == 1 && set && !is(w, "local") && !is(w, "transaction") &&
                !is(w, "constraints")) {
       raise(s, Cleanup::reset);  // SET x, SET SESSION, SET ROLE, ...
+    } else if (n == 1 && discard) {
+      // DISCARD TEMP, SEQUENCES and PLANS keep prepared statements (the
+      // pool's own reset sends the first two); anything else counts as ALL.
+      if (is(w, "temp") || is(w, "temporary") || is(w, "sequences") ||
+          is(w, "plans")) {
+        raise(s, Cleanup::reset);
+      } else {
+        raise(s, Cleanup::discard_all);
+        s.forgets_prepared = true;
+      }
     }
     const bool temp = is(w, "temp") || is(w, "temporary");
     if (temp && (create || into)) raise(s, Cleanup::reset);  // a temp table

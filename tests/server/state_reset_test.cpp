@@ -138,6 +138,23 @@ TEST_F(PoolStateReset, PreparedStatementAndHeldCursorAreGone) {
   EXPECT_EQ(s.execute("SELECT $1::int", 2).one()[0].as<int>(), 2);
 }
 
+TEST_F(PoolStateReset, ResetKeepsTheLibrarysPreparedStatements) {
+  auto prepared_after_a_reset = [&] {
+    {
+      auto s = database.session();
+      s.execute("SET statement_timeout = '50ms'");
+      s.execute("SELECT $1::int", 1);
+    }
+    auto s = database.session();
+    return number(s, "SELECT count(*) FROM pg_prepared_statements");
+  };
+  const auto first = prepared_after_a_reset();
+  EXPECT_EQ(prepared_after_a_reset(), first)
+      << "the reset made the cache forget statements the server still holds";
+  EXPECT_EQ(prepared_after_a_reset(), first);
+  EXPECT_EQ(database.pool_stats().resets, 3u);
+}
+
 TEST_F(PoolStateReset, DeallocateInASessionForgetsTheCacheAtOnce) {
   for (auto kind : {db::Session::Kind::scoped, db::Session::Kind::autocommit}) {
     auto s = kind == db::Session::Kind::scoped ? database.session()

@@ -63,12 +63,22 @@ TEST(SessionState, PreparedStatementsNeedDiscardAll) {
   const auto prepare = d::classify_sql("PREPARE p AS SELECT 1");
   EXPECT_EQ(prepare.cleanup, Cleanup::discard_all);
   EXPECT_FALSE(prepare.forgets_prepared);
-  for (auto sql :
-       {"DEALLOCATE ALL", "deallocate p", "DISCARD ALL", "DISCARD TEMP"}) {
+  for (auto sql : {"DEALLOCATE ALL", "deallocate p", "DISCARD ALL"}) {
     const auto c = d::classify_sql(sql);
     EXPECT_EQ(c.cleanup, Cleanup::discard_all) << sql;
     EXPECT_TRUE(c.forgets_prepared) << sql;
   }
+  // These keep prepared statements: the pool's own reset sends two of them.
+  for (auto sql : {"DISCARD TEMP", "discard sequences", "DISCARD PLANS"}) {
+    const auto c = d::classify_sql(sql);
+    EXPECT_EQ(c.cleanup, Cleanup::reset) << sql;
+    EXPECT_FALSE(c.forgets_prepared) << sql;
+  }
+  EXPECT_FALSE(d::classify_sql("RESET ALL; SET SESSION AUTHORIZATION DEFAULT; "
+                               "CLOSE ALL; UNLISTEN *; SELECT "
+                               "pg_advisory_unlock_all(); DISCARD TEMP; "
+                               "DISCARD SEQUENCES")
+                   .forgets_prepared);
 }
 
 TEST(SessionState, WhatSqlCannotUndoClosesTheConnection) {

@@ -22,7 +22,7 @@ enum class Cleanup : std::uint8_t {
 struct StateChange {
   Cleanup cleanup = Cleanup::none;
   /// May remove prepared statements of the connection's cache (DEALLOCATE,
-  /// DISCARD): the cache must be forgotten at once.
+  /// DISCARD ALL): the cache must be forgotten at once.
   bool forgets_prepared = false;
 };
 
