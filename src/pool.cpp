@@ -18,9 +18,8 @@ bool Pool::needs_ping(const Connection& c) const noexcept {
 Pool::Handle Pool::acquire() {
   const auto deadline =
       std::chrono::steady_clock::now() + options_.acquire_timeout;
-  std::vector<Handle> inherited;  // destroyed after the lock is released
   std::unique_lock lock(mutex_);
-  if (pid_ != current_pid()) forget_inherited_locked(inherited);
+  if (pid_ != current_pid()) forget_inherited_locked();
   for (;;) {
     while (!idle_.empty()) {
       Handle c = std::move(idle_.back());
@@ -77,8 +76,10 @@ void Pool::discard_locked() noexcept {
   freed_.notify_one();
 }
 
-void Pool::forget_inherited_locked(std::vector<Handle>& out) noexcept {
-  out.swap(idle_);
+void Pool::forget_inherited_locked() noexcept {
+  // Closing them sends nothing (Connection::detach_socket): no round trip
+  // under the lock.
+  idle_.clear();
   open_ = 0;
   pid_ = current_pid();
   freed_.notify_all();
@@ -88,12 +89,9 @@ void Pool::release(Handle conn) noexcept {
   if (!conn) return;
   if (conn->inherited()) {
     // On loan when the process forked; counted no more (see acquire).
-    std::vector<Handle> inherited;
-    {
-      std::lock_guard lock(mutex_);
-      if (pid_ != current_pid()) forget_inherited_locked(inherited);
-    }
     conn.reset();  // its destructor leaves the parent's socket alone
+    std::lock_guard lock(mutex_);
+    if (pid_ != current_pid()) forget_inherited_locked();
     return;
   }
   bool keep = !conn->broken();

@@ -76,10 +76,10 @@ class Pool {
  private:
   bool needs_ping(const Connection& c) const noexcept;
   void discard_locked() noexcept;
-  /// In a fork() child: every connection open so far is the parent's. Moves
-  /// the idle ones to `out` (destroyed outside the lock, silently) and stops
-  /// counting those on loan; the child opens its own.
-  void forget_inherited_locked(std::vector<Handle>& out) noexcept;
+  /// In a fork() child: every connection open so far is the parent's. Drops
+  /// the idle ones (silently) and stops counting those on loan; the child
+  /// opens its own.
+  void forget_inherited_locked() noexcept;
 
   PoolOptions options_;
   mutable std::mutex mutex_;
