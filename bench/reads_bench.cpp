@@ -3,6 +3,9 @@
 // pipelined in one round trip (the floor), and libpqxx. Beside them, the
 // least any client can send for a read: the prepared SELECT alone, in the
 // server's implicit transaction (a ceiling for the ratio to SQLAlchemy).
+// Also what session state costs between pool users: a read after a plain SET
+// (the pool resets the connection when it comes back) against one after a
+// SET LOCAL (nothing to reset), and the SQL check that tells them apart.
 #include <benchmark/benchmark.h>
 
 #include <pqxx/pqxx>
@@ -124,6 +127,36 @@ void BM_ScopedRead_Libpqxx(benchmark::State& state) {
   }
 }
 
+// A scoped read after `set` (one statement of the same unit).
+void scoped_read_after(const char* set, benchmark::State& state) {
+  auto& database = bench::database();
+  std::mt19937 rng(1);
+  for (auto _ : state) {
+    auto s = database.session();
+    s.execute(set);
+    db::VideoRepository videos{s};
+    auto v = videos.get_video_by_id(next_video(rng));
+    if (!v) state.SkipWithError("missing video");
+    benchmark::DoNotOptimize(v);
+  }
+}
+
+void BM_ScopedRead_AfterPlainSet(benchmark::State& state) {
+  scoped_read_after("SET statement_timeout = '10s'", state);
+}
+
+void BM_ScopedRead_AfterSetLocal(benchmark::State& state) {
+  scoped_read_after("SET LOCAL statement_timeout = '10s'", state);
+}
+
+// The check a statement gets when it is not a cached prepared statement
+// (a cached one was checked once, when it was prepared).
+void BM_ClassifySql(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(db::detail::classify_sql(bench::kGetVideoSql));
+  }
+}
+
 // Target 5: threads over a pool of 8 (the library's Database is shared).
 void BM_ScopedRead_Library_Threads(benchmark::State& state) {
   auto& database = bench::database();
@@ -143,6 +176,9 @@ BENCHMARK(BM_ScopedRead_LibpqSequential)->UseRealTime();
 BENCHMARK(BM_ScopedRead_LibpqPipelined)->UseRealTime();
 BENCHMARK(BM_ScopedRead_Libpqxx)->UseRealTime();
 BENCHMARK(BM_Read_LibpqBare)->UseRealTime();
+BENCHMARK(BM_ScopedRead_AfterPlainSet)->UseRealTime();
+BENCHMARK(BM_ScopedRead_AfterSetLocal)->UseRealTime();
+BENCHMARK(BM_ClassifySql);
 BENCHMARK(BM_ScopedRead_Library_Threads)
     ->Threads(1)
     ->Threads(2)

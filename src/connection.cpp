@@ -68,6 +68,14 @@ std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
   }
 }
 
+// For a connection opened before this process was forked from its opener.
+std::exception_ptr inherited_error() {
+  return std::make_exception_ptr(ConnectionError(
+      "connection opened by the parent of this forked process; a child opens "
+      "its own",
+      Error::Fields::with_sqlstate("08003")));
+}
+
 // The next statement's result in a pipeline (libpq ends each statement's
 // results with a null; only the first is kept).
 PGresult* next_result(PGconn* conn) {
@@ -188,11 +196,13 @@ Connection::Connection(const std::string& conninfo, bool prepare)
 }
 
 Connection::~Connection() {
-  if (conn_) PQfinish(conn_);
+  // An inherited one is leaked if its socket cannot be detached.
+  if (conn_ && (!inherited() || detach_socket())) PQfinish(conn_);
 }
 
 bool Connection::broken() const noexcept {
-  return conn_ == nullptr || unusable_ || PQstatus(conn_) != CONNECTION_OK;
+  return conn_ == nullptr || unusable_ || inherited() ||
+         PQstatus(conn_) != CONNECTION_OK;
 }
 
 TxStatus Connection::tx_status() const noexcept {
@@ -227,15 +237,20 @@ std::string Connection::option(std::string_view keyword) const {
 }
 
 std::string_view Connection::prepared_name(std::string_view sql, bool& newly) {
+  newly = false;
   auto it = prepared_.find(sql);
   if (it != prepared_.end()) {
-    newly = false;
-    return it->second;
+    if (it->second.cleanup != Cleanup::none) note({it->second.cleanup});
+    return it->second.name;
   }
-  if (prepared_.size() >= kMaxPrepared) return {};
+  const StateChange change = classify_sql(sql);
+  note(change);
+  if (change.forgets_prepared || prepared_.size() >= kMaxPrepared) return {};
   newly = true;
-  auto name = "sh" + std::to_string(prepared_.size() + 1);
-  return prepared_.emplace(std::string(sql), std::move(name)).first->second;
+  auto name = "sh" + std::to_string(++prepared_serial_);
+  return prepared_
+      .emplace(std::string(sql), Prepared{std::move(name), change.cleanup})
+      .first->second.name;
 }
 
 void Connection::commit_in_background() noexcept {
@@ -295,6 +310,10 @@ Outcome Connection::run(std::span<const Statement> stmts,
       out.error = std::move(e);
     }
   };
+  if (inherited()) {
+    fail(0, inherited_error());
+    return out;
+  }
   if (PQenterPipelineMode(conn_) != 1) {
     fail(0, error_from(conn_, nullptr));
     return out;
@@ -316,7 +335,11 @@ Outcome Connection::run(std::span<const Statement> stmts,
     ParamArrays a(s.params);
     const int n = static_cast<int>(s.params.size());
     std::string_view name;
-    if (prepare_ && s.cacheable) name = prepared_name(s.sql, newly[sent]);
+    if (prepare_ && s.cacheable) {
+      name = prepared_name(s.sql, newly[sent]);
+    } else {
+      note(classify_sql(s.sql));
+    }
     int ok;
     if (!name.empty()) {
       if (newly[sent]) {
@@ -403,6 +426,8 @@ Result Connection::exec(const Statement& stmt) {
 }
 
 void Connection::exec_script(std::string_view sql) {
+  if (inherited()) std::rethrow_exception(inherited_error());
+  note(classify_sql(sql));
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(sql);
   PGresult* r = PQexec(conn_, s.c_str());
@@ -415,6 +440,8 @@ void Connection::exec_script(std::string_view sql) {
 
 std::int64_t Connection::copy_in(std::string_view copy_sql,
                                  std::string_view data) {
+  if (inherited()) std::rethrow_exception(inherited_error());
+  note(classify_sql(copy_sql));
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(copy_sql);
   PGresult* r = PQexec(conn_, s.c_str());

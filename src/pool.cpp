@@ -33,6 +33,7 @@ bool Pool::needs_ping(const Connection& c) const noexcept {
 Pool::Handle Pool::acquire() {
   const auto deadline = deadline_after(options_.acquire_timeout);
   std::unique_lock lock(mutex_);
+  if (pid_ != current_pid()) forget_inherited_locked();
   for (;;) {
     while (!idle_.empty()) {
       Handle c = std::move(idle_.back());
@@ -89,8 +90,24 @@ void Pool::discard_locked() noexcept {
   freed_.notify_one();
 }
 
+void Pool::forget_inherited_locked() noexcept {
+  // Closing them sends nothing (Connection::detach_socket): no round trip
+  // under the lock.
+  idle_.clear();
+  open_ = 0;
+  pid_ = current_pid();
+  freed_.notify_all();
+}
+
 void Pool::release(Handle conn) noexcept {
   if (!conn) return;
+  if (conn->inherited()) {
+    // On loan when the process forked; counted no more (see acquire).
+    conn.reset();  // its destructor leaves the parent's socket alone
+    std::lock_guard lock(mutex_);
+    if (pid_ != current_pid()) forget_inherited_locked();
+    return;
+  }
   bool keep = !conn->broken();
   if (keep && conn->tx_status() != TxStatus::idle) {
     // A transaction left open (or failed) must not leak into the next user.
@@ -100,14 +117,22 @@ void Pool::release(Handle conn) noexcept {
     }
     keep = !conn->broken() && conn->tx_status() == TxStatus::idle;
   }
+  // Session state the user changed must not reach the next user. Only SQL
+  // that may have changed it (Connection::cleanup_needed) pays a round trip.
+  const Cleanup cleanup = keep ? conn->cleanup_needed() : Cleanup::none;
+  if (cleanup != Cleanup::none) keep = conn->clean_up();
   if (!keep) {
+    // Closing on purpose (state SQL cannot undo) says nothing of the server.
+    const bool failed = cleanup != Cleanup::close || conn->broken();
     conn.reset();  // closes the socket; not under the lock
     std::lock_guard lock(mutex_);
-    ++failure_epoch_;  // the server may have gone: check idle ones
+    if (cleanup != Cleanup::none) ++resets_;
+    if (failed) ++failure_epoch_;  // the server may have gone: check idle ones
     discard_locked();
     return;
   }
   std::lock_guard lock(mutex_);
+  if (cleanup != Cleanup::none) ++resets_;
   conn->last_used = std::chrono::steady_clock::now();
   idle_.push_back(std::move(conn));
   freed_.notify_one();
@@ -128,6 +153,7 @@ PoolStats Pool::stats() const {
   s.created = created_;
   s.discarded = discarded_;
   s.timeouts = timeouts_;
+  s.resets = resets_;
   return s;
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "soundhash/db/detail/params.hpp"
+#include "soundhash/db/detail/session_state.hpp"
 #include "soundhash/db/result.hpp"
 
 struct pg_conn;  // libpq's PGconn
@@ -113,6 +114,20 @@ class Connection {
   /// "keepalives"); empty if none.
   [[nodiscard]] std::string option(std::string_view keyword) const;
 
+  /// What must be undone before another user may have this connection: the
+  /// strongest need of the statements run on it (classify_sql) since the
+  /// last clean_up.
+  [[nodiscard]] Cleanup cleanup_needed() const noexcept { return cleanup_; }
+  /// Undoes that on an idle connection, in one round trip if any; false if
+  /// it failed or SQL cannot undo it: then the connection must be closed.
+  bool clean_up() noexcept;
+  /// Opened by another process (this one is a fork() child of it): must not
+  /// be used, and is closed without a word to the server (see
+  /// detach_socket). Counts as broken().
+  [[nodiscard]] bool inherited() const noexcept {
+    return pid_ != current_pid();
+  }
+
   /// When the pool last handed this connection back (for pre-ping).
   std::chrono::steady_clock::time_point last_used{};
   /// The pool's failure epoch when this connection was last known good.
@@ -120,6 +135,12 @@ class Connection {
 
  private:
   std::string_view prepared_name(std::string_view sql, bool& newly);
+  /// Records what a statement sent may leave on the session.
+  void note(StateChange change) noexcept;
+  /// In a fork() child: puts /dev/null in place of the socket the parent
+  /// still uses, so that PQfinish's Terminate cannot end its session; false
+  /// if that failed (the PGconn must then be leaked).
+  bool detach_socket() noexcept;
   /// Reads the reply of a commit_in_background, if one is outstanding, and
   /// leaves pipeline mode if `then_exit_pipeline` (run() reads it with a
   /// batch sent behind it). Returns the error if the connection is lost
@@ -130,13 +151,21 @@ class Connection {
   bool prepare_ = true;
   bool commit_pending_ = false;  // a commit_in_background's reply is unread
   bool unusable_ = false;        // a background COMMIT could not be sent
+  Cleanup cleanup_ = Cleanup::none;
+  int pid_ = current_pid();  // the process that opened it
+  // Names are never reused, even after the cache is forgotten.
+  std::uint64_t prepared_serial_ = 0;
+  struct Prepared {
+    std::string name;
+    Cleanup cleanup;  // classify_sql's, kept to skip the scan on reuse
+  };
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept {
       return std::hash<std::string_view>{}(s);
     }
   };
-  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> prepared_;
+  std::unordered_map<std::string, Prepared, Hash, std::equal_to<>> prepared_;
 };
 
 /// `conninfo` for logs and errors: rebuilt from libpq's parse of it (a URI

@@ -26,8 +26,12 @@ struct PoolStats {
   std::size_t in_use = 0;  ///< of which lent out
   /// Connections opened since the pool was made.
   std::uint64_t created = 0;
-  std::uint64_t discarded = 0;  ///< broken or failed a ping
-  std::uint64_t timeouts = 0;   ///< PoolTimeouts thrown
+  /// Broken, failed a ping, or its session state could not be reset.
+  std::uint64_t discarded = 0;
+  std::uint64_t timeouts = 0;  ///< PoolTimeouts thrown
+  /// Connections given back with session state to undo before the next user
+  /// (see docs/guide.md, "Connections between users").
+  std::uint64_t resets = 0;
 };
 
 }  // namespace soundhash::db
@@ -57,8 +61,10 @@ class Pool {
   /// connection cannot be made.
   Handle acquire();
 
-  /// Takes a connection back: rolls back an open transaction, discards a
-  /// broken one. Never throws.
+  /// Takes a connection back: rolls back an open transaction, undoes session
+  /// state its user may have changed, discards a broken one, and drops one
+  /// inherited from the parent of a fork() without a word to its server.
+  /// Never throws.
   void release(Handle conn) noexcept;
 
   /// Marks that a connection failed: idle ones get pinged before reuse.
@@ -70,6 +76,10 @@ class Pool {
  private:
   bool needs_ping(const Connection& c) const noexcept;
   void discard_locked() noexcept;
+  /// In a fork() child: every connection open so far is the parent's. Drops
+  /// the idle ones (silently) and stops counting those on loan; the child
+  /// opens its own.
+  void forget_inherited_locked() noexcept;
 
   PoolOptions options_;
   mutable std::mutex mutex_;
@@ -80,6 +90,8 @@ class Pool {
   std::uint64_t created_ = 0;
   std::uint64_t discarded_ = 0;
   std::uint64_t timeouts_ = 0;
+  std::uint64_t resets_ = 0;
+  int pid_ = current_pid();  // the process whose connections these are
 };
 
 }  // namespace soundhash::db::detail
