@@ -1,6 +1,7 @@
 // Faults from contention: deadlocks, lock timeouts, serialization failures,
 // pool exhaustion. Each ends with the ledger invariant.
 #include <atomic>
+#include <latch>
 #include <random>
 #include <thread>
 
@@ -157,13 +158,18 @@ TEST_F(Contention, PoolExhaustionGivesPoolTimeoutOnly) {
   db::Database database{cfg};
   std::atomic<int> timeouts{0}, other{0};
   std::vector<std::thread> threads;
+  // All start together, and each unit holds its connection well past the
+  // acquire timeout: however slowly threads start (TSan), 60 of them meet a
+  // full pool.
+  std::latch start(64);
   for (int t = 0; t < 64; ++t) {
     threads.emplace_back([&, t] {
       const std::string id = "p" + std::to_string(t);
+      start.arrive_and_wait();
       try {
         database.transact([&](db::Session& s) {
           sh_test::Ledger::write(s, id, 1);
-          s.execute("SELECT pg_sleep(0.02)");
+          s.execute("SELECT pg_sleep(0.1)");
         });
         ledger.committed(id);
       } catch (const db::PoolTimeout&) {

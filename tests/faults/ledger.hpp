@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 
 #include "test_db.hpp"
@@ -51,16 +52,24 @@ class Ledger {
     } catch (const soundhash::db::CommitInDoubt&) {
       in_doubt(id);
       return Outcome::in_doubt;
-    } catch (const soundhash::db::Error& e) {
-      {
-        std::lock_guard lock(m_);
-        ++errors_[typeid(e).name()];
+    } catch (const soundhash::db::QueryCanceledError& e) {
+      if (!(tolerate_cancels_ &&
+            std::string_view(e.what()).find("due to user request") !=
+                std::string_view::npos)) {
+        return unexpected(id, e);
       }
-      ADD_FAILURE() << id << ": " << typeid(e).name() << ": " << e.what();
-      failed(id);
+      failed(id);  // and check() proves nothing of it is there
       return Outcome::failed;
+    } catch (const soundhash::db::Error& e) {
+      return unexpected(id, e);
     }
   }
+
+  /// Counts a cancel "due to user request" that nobody sent as a failed
+  /// unit, not a test failure. The server reports one, rarely, when a
+  /// lock_timeout fires just as the lock wait ends (seen once under TSan
+  /// with 8 threads on 4 hot rows); the unit is rolled back like any other.
+  void tolerate_spurious_cancels() { tolerate_cancels_ = true; }
 
   void committed(const std::string& id) { add(ok_, id); }
   void failed(const std::string& id) { add(failed_, id); }
@@ -129,12 +138,23 @@ class Ledger {
   }
 
  private:
+  Outcome unexpected(const std::string& id, const soundhash::db::Error& e) {
+    {
+      std::lock_guard lock(m_);
+      ++errors_[typeid(e).name()];
+    }
+    ADD_FAILURE() << id << ": " << typeid(e).name() << ": " << e.what();
+    failed(id);
+    return Outcome::failed;
+  }
+
   void add(std::set<std::string>& set, const std::string& id) {
     std::lock_guard lock(m_);
     set.insert(id);
   }
   Side& side_;
   mutable std::mutex m_;
+  bool tolerate_cancels_ = false;
   std::set<std::string> ok_, failed_, doubt_;
   std::map<std::string, long> errors_;
 };

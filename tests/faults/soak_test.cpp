@@ -60,6 +60,7 @@ TEST(Soak, MixedWorkUnderRotatingFaults) {
   database.migrate();
   sh_test::Side side;
   sh_test::Ledger ledger{side};
+  ledger.tolerate_spurious_cancels();  // lock_timeout below; see ledger.hpp
   side.exec(
       "CREATE TABLE hot (id int PRIMARY KEY, n bigint NOT NULL);"
       "INSERT INTO hot SELECT g, 0 FROM generate_series(1, 4) g");
