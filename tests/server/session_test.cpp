@@ -430,18 +430,6 @@ TEST_F(SessionTest, RepeatableReadTakesNoShortcut) {
 // A server that closes a connection with a FATAL of its own (here
 // idle_session_timeout, SQLSTATE 57P05) has lost it like any other: the call
 // that meets it retries, whatever the SQLSTATE of the server's goodbye.
-namespace {
-// Waits until the server's backend `pid` has exited by itself.
-void wait_until_gone(sh_test::Side& side, int pid) {
-  const auto q = "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
-                 std::to_string(pid);
-  for (int i = 0; i < 3000 && side.count(q) != 0; ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_EQ(side.count(q), 0) << "backend " << pid << " did not time out";
-}
-}  // namespace
-
 TEST_F(SessionTest, FirstCallAfterIdleSessionTimeoutRetries) {
   auto c = sh_test::config();
   c.conninfo += " options='-c idle_session_timeout=100'";
@@ -451,7 +439,7 @@ TEST_F(SessionTest, FirstCallAfterIdleSessionTimeoutRetries) {
   EXPECT_EQ(s.read("SELECT 1").one()[0].as<int>(), 1);
   ASSERT_FALSE(s.in_transaction());
   const int pid = s.backend_pid();
-  wait_until_gone(side, pid);
+  side.wait_gone(pid, 30s);
   sh_test::clear_sleeps();
   s.execute("INSERT INTO items VALUES (1, 'a')");
   EXPECT_EQ(sh_test::sleeps(), (std::vector<std::chrono::nanoseconds>{500ms}));

@@ -211,15 +211,6 @@ db::Config timing_out(const std::string& setting) {
   return c;
 }
 
-// Waits until the server's backend `pid` has exited by itself.
-void wait_until_gone(sh_test::Side& side, int pid) {
-  const auto q = "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
-                 std::to_string(pid);
-  for (int i = 0; i < 3000 && side.count(q) != 0; ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_EQ(side.count(q), 0) << "backend " << pid << " did not time out";
-}
 }  // namespace
 
 TEST_F(Transact, IdleSessionTimeoutInTheUnitReRunsIt) {
@@ -229,7 +220,7 @@ TEST_F(Transact, IdleSessionTimeoutInTheUnitReRunsIt) {
     ++attempts;
     // A leading read holds the connection with no transaction open.
     EXPECT_EQ(s.read("SELECT count(*) FROM log").one()[0].as<int>(), 0);
-    if (attempts == 1) wait_until_gone(side, s.backend_pid());
+    if (attempts == 1) side.wait_gone(s.backend_pid(), 30s);
     s.execute("INSERT INTO log VALUES ('unit')");
   });
   EXPECT_EQ(attempts, 2);
@@ -243,7 +234,7 @@ TEST_F(Transact, IdleInTransactionTimeoutInALaterCallReRunsTheUnit) {
   database25p03.transact([&](db::Session& s) {
     ++attempts;
     s.execute("INSERT INTO log VALUES ('unit')");
-    if (attempts == 1) wait_until_gone(side, s.backend_pid());
+    if (attempts == 1) side.wait_gone(s.backend_pid(), 30s);
     s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1");
   });
   EXPECT_EQ(attempts, 2);

@@ -187,13 +187,19 @@ void Side::terminate(int pid) {
   if (value("SELECT pg_terminate_backend(" + p + ")") != "t") {
     throw std::runtime_error("pg_terminate_backend(" + p + ") failed");
   }
-  for (int i = 0; i < 500; ++i) {
-    if (count("SELECT count(*) FROM pg_stat_activity WHERE pid = " + p) == 0) {
-      return;
+  wait_gone(pid, std::chrono::seconds(5));
+}
+
+void Side::wait_gone(int pid, std::chrono::milliseconds timeout) {
+  const auto p = std::to_string(pid);
+  const auto q = "SELECT count(*) FROM pg_stat_activity WHERE pid = " + p;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (count(q) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("backend " + p + " did not exit");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  throw std::runtime_error("backend " + p + " did not exit");
 }
 
 struct LogCapture::Impl : spdlog::sinks::base_sink<std::mutex> {

@@ -50,6 +50,9 @@ class Side {
   long long count(const std::string& sql) { return std::stoll(value(sql)); }
   /// Kills a backend with pg_terminate_backend and waits until it is gone.
   void terminate(int pid);
+  /// Waits until backend `pid` has exited (killed, or timed out by itself);
+  /// throws std::runtime_error after `timeout`.
+  void wait_gone(int pid, std::chrono::milliseconds timeout);
   PGconn* raw() { return conn_; }
 
  private:
