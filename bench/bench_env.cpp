@@ -32,7 +32,7 @@ soundhash::db::Database& database() {
     c.conninfo = conninfo();
     c.pool_size = 8;
     auto* d = new soundhash::db::Database(c);
-    d->migrate();
+    soundhash::db::migrate(*d);
     d->transact([](soundhash::db::Session& s) {
       if (s.execute("SELECT count(*) FROM videos").one()[0].as<long long>() >
           0) {

@@ -157,7 +157,7 @@ int main(int argc, char** argv) try {
   cfg.conninfo = o.conninfo;
   cfg.pool_size = std::max(o.workers, 2);
   db::Database d{cfg};
-  d.migrate();
+  db::migrate(d);
   {
     auto s = d.autocommit_session();
     s.execute("TRUNCATE processing_jobs");

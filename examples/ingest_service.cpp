@@ -158,7 +158,7 @@ int main(int argc, char** argv) try {
   std::signal(SIGTERM, on_signal);
 
   auto& database = db::Database::global();
-  database.migrate();
+  db::migrate(database);
   ingest(database, o);
   std::printf("ingest_service: ingested %d channels x %d videos\n", o.channels,
               o.videos);

@@ -6,7 +6,7 @@
 namespace db = soundhash::db;
 
 int main() try {
-  db::Database::global().migrate();  // bundled schema; safe to call always
+  db::migrate(db::Database::global());  // bundled schema; safe to call always
 
   // 1. A scoped repository: commits when the block ends.
   std::int64_t channel_id = 0;

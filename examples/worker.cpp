@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> fatal{false};
   try {
     auto& database = db::Database::global();
-    database.migrate();
+    db::migrate(database);
 
     // Listen before the first claim, so a job created in between is heard.
     std::vector<std::unique_ptr<db::JobListener>> owned;

@@ -30,7 +30,7 @@ std::string conninfo_value(const char* key) {
 // repository work in transact.
 TEST(Kill, RandomBackendsKilledUnderMixedLoad) {
   db::Database database{sh_test::storm_config(sh_test::conninfo(), 30)};
-  database.migrate();
+  db::migrate(database);
   sh_test::Side side;
   sh_test::Ledger ledger{side};
   std::atomic<bool> stop{false};

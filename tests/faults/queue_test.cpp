@@ -57,7 +57,7 @@ db::Config worker_config() {
 
 class QueueFaults : public ::testing::Test {
  protected:
-  void SetUp() override { database.migrate(); }
+  void SetUp() override { db::migrate(database); }
   db::Database database{worker_config()};
   sh_test::Side side;
 };
@@ -350,7 +350,7 @@ TEST(QueueServerFaults, ListenerPollsWhileTheServerIsDownAndRecovers) {
   auto cfg = sh_test::config();
   cfg.conninfo = server.conninfo();
   db::Database d{cfg};
-  d.migrate();
+  db::migrate(d);
   db::JobListener listener{d, {"fp"}};
   ASSERT_TRUE(listener.connected());
 

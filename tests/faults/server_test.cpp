@@ -17,7 +17,7 @@ TEST(Server, RestartMidWorkloadCostsRetriesOnly) {
   cfg.retry.initial_delay = 50ms;
   cfg.retry.max_delay = 1s;
   db::Database database{cfg};
-  database.migrate();
+  db::migrate(database);
   sh_test::Side side(server.conninfo());
   sh_test::Ledger ledger{side};
   std::atomic<bool> restarted{false};

@@ -57,7 +57,7 @@ TEST(Soak, MixedWorkUnderRotatingFaults) {
   const int seconds = soak_seconds();
   auto cfg = sh_test::storm_config(sh_test::conninfo(), 30);
   db::Database database{cfg};
-  database.migrate();
+  db::migrate(database);
   sh_test::Side side;
   sh_test::Ledger ledger{side};
   ledger.tolerate_spurious_cancels();  // lock_timeout below; see ledger.hpp

@@ -76,7 +76,7 @@ TEST(Tls, VerifyFullConnectsAndIsEncrypted) {
   db::Database database{tls_config(
       tls_conninfo(server, "localhost", "verify-full", server.ca_file()))};
 
-  EXPECT_GT(database.migrate(), 0);
+  EXPECT_GT(db::migrate(database), 0);
   const auto [job, created] = database.transact([](db::Session& s) {
     db::JobRepository jobs{s};
     return jobs.create_job_if_not_exists("tls_test", "over-tls");

@@ -19,7 +19,7 @@ class CallTest : public ::testing::Test {
  protected:
   void SetUp() override {
     side.exec("CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)");
-    database.migrate();
+    db::migrate(database);
   }
   void TearDown() override {
     const auto s = database.pool_stats();

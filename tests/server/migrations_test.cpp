@@ -1,6 +1,6 @@
 // Bundled migrations: applied once, recorded, idempotent, and serialised
 // across processes.
-#include "soundhash/db/detail/migrations.hpp"
+#include "soundhash/db/migrations.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -10,13 +10,25 @@
 
 namespace db = soundhash::db;
 
+// Database::migrate() stays as a deprecated forwarder to the domain's
+// migrate(Database&), so code written against 0.1 keeps working.
+TEST(Migrations, DeprecatedDatabaseMethodsForward) {
+  db::Database database{sh_test::config()};
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  EXPECT_EQ(database.schema_version(), 0);
+  EXPECT_EQ(database.migrate(), static_cast<int>(db::migrations().size()));
+  EXPECT_EQ(database.schema_version(), db::migrations().back().version);
+#pragma GCC diagnostic pop
+}
+
 TEST(Migrations, ApplyOnceAndRecord) {
   db::Database database{sh_test::config()};
-  EXPECT_EQ(database.schema_version(), 0);
-  const int applied = database.migrate();
+  EXPECT_EQ(db::schema_version(database), 0);
+  const int applied = db::migrate(database);
   EXPECT_EQ(applied, 7);
-  EXPECT_EQ(database.schema_version(), 7);
-  EXPECT_EQ(database.migrate(), 0) << "migrate() must be idempotent";
+  EXPECT_EQ(db::schema_version(database), 7);
+  EXPECT_EQ(db::migrate(database), 0) << "migrate() must be idempotent";
   sh_test::Side side;
   EXPECT_EQ(side.value("SELECT string_agg(version::text || ':' || name, ',' "
                        "ORDER BY version) FROM soundhash_schema_migrations"),
@@ -54,7 +66,7 @@ TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
         c2.conninfo = conninfo;
         c2.prepared_statements = sh_test::prepared_statements();
         db::Database database{c2};
-        _exit(database.migrate());  // exit code = migrations this one applied
+        _exit(db::migrate(database));  // exit code = migrations this one applied
       } catch (const std::exception& e) {
         std::fprintf(stderr, "child: %s\n", e.what());
         _exit(100);
@@ -85,7 +97,7 @@ TEST(Migrations, UpgradeFromVersion2QueuesExistingJobs) {
   side.exec(
       "CREATE TABLE soundhash_schema_migrations (version integer PRIMARY KEY, "
       "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-  for (const auto& m : db::detail::migrations()) {
+  for (const auto& m : db::migrations()) {
     if (m.version > 2) break;
     side.exec(std::string(m.sql));
     side.exec(
@@ -101,9 +113,9 @@ TEST(Migrations, UpgradeFromVersion2QueuesExistingJobs) {
       "now() - interval '3 days')");
 
   db::Database database{sh_test::config()};
-  ASSERT_EQ(database.schema_version(), 2);
-  EXPECT_EQ(database.migrate(),
-            static_cast<int>(db::detail::migrations().size()) - 2);
+  ASSERT_EQ(db::schema_version(database), 2);
+  EXPECT_EQ(db::migrate(database),
+            static_cast<int>(db::migrations().size()) - 2);
   EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE run_at = "
                        "created_at"),
             3);

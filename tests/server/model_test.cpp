@@ -398,7 +398,7 @@ class Model : public ::testing::Test {
     // Thousands of expected retries and failures: keep the output for the
     // mismatches.
     db::logger().set_level(spdlog::level::off);
-    database.migrate();
+    db::migrate(database);
     create_schema(side);
   }
   void TearDown() override { db::logger().set_level(saved_level); }

@@ -9,7 +9,7 @@ namespace sh_test {
 class RepoTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    database.migrate();
+    soundhash::db::migrate(database);
     clear_sleeps();
   }
   void TearDown() override {

@@ -177,7 +177,7 @@ TEST_F(PoolStateReset, StateSqlCannotUndoClosesTheConnection) {
 }
 
 TEST_F(PoolStateReset, LibraryStatementsCostNoResetAndKeepTheCache) {
-  database.migrate();
+  db::migrate(database);
   const auto before = database.pool_stats().resets;
   int pid = 0;
   long long prepared = 0;

@@ -6,7 +6,7 @@
 #include <soundhash/db/errors.hpp>
 
 // Internal: how COPY rows are encoded.
-#include "../../src/copy_binary.hpp"
+#include "../../domain/src/copy_binary.hpp"
 
 namespace db = soundhash::db;
 namespace d = soundhash::db::detail;

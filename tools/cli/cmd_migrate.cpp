@@ -5,14 +5,15 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "soundhash/db/database.hpp"
+#include "soundhash/db/migrations.hpp"
 
 namespace soundhash::cli {
 namespace {
 
 int run_migrate(const Invocation& inv) {
   db::Database database{inv.context.effective};
-  const int applied = database.migrate();
-  const int version = database.schema_version();
+  const int applied = db::migrate(database);
+  const int version = db::schema_version(database);
   fmt::print("applied {} migration{}; schema version {}{}\n", applied,
              applied == 1 ? "" : "s", version,
              applied == 0 ? " (already up to date)" : "");

@@ -13,7 +13,7 @@
 #include "format.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/detail/connection.hpp"
-#include "soundhash/db/detail/migrations.hpp"
+#include "soundhash/db/migrations.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/models.hpp"
@@ -82,7 +82,7 @@ std::string oldest_runnable(db::Database& database) {
 }
 
 std::string schema_line(int version) {
-  const auto all = db::detail::migrations();
+  const auto all = db::migrations();
   const int latest = all.empty() ? 0 : all.back().version;
   if (version == 0) {
     return "0 (not migrated: run 'soundhash-db migrate')";
@@ -104,7 +104,7 @@ void row(std::string_view key, std::string_view value) {
 int run_status(const Invocation& inv) {
   db::Database database{inv.context.effective};
   const ServerInfo server = server_info(database);
-  const int version = database.schema_version();
+  const int version = db::schema_version(database);
   const auto counts = job_counts(database, version);
 
   const db::Config& cfg = inv.context.configured;

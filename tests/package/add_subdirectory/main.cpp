@@ -9,7 +9,7 @@ namespace db = soundhash::db;
 
 int main() try {
   db::Database database{db::Config::from_env()};
-  database.migrate();
+  db::migrate(database);
 
   std::int64_t jobs = 0;
   {
@@ -23,7 +23,7 @@ int main() try {
   }  // COMMIT
 
   std::printf("soundhash_db consumer: schema version %d, %lld job(s)\n",
-              database.schema_version(), static_cast<long long>(jobs));
+              db::schema_version(database), static_cast<long long>(jobs));
   return jobs == 1 ? 0 : 1;
 } catch (const db::Error& e) {
   std::fprintf(stderr, "soundhash_db consumer: %s\n", e.what());

@@ -8,7 +8,7 @@ namespace db = soundhash::db;
 
 int main() try {
   db::Database database{db::Config::from_env()};
-  const int applied = database.migrate();
+  const int applied = db::migrate(database);
 
   auto create = [&database] {
     return database.transact([](db::Session& s) {

@@ -1,9 +1,9 @@
 // SoundHash's schema, as versioned migrations compiled into the library.
 // Append new migrations; never edit one that has shipped.
 
-#include "soundhash/db/detail/migrations.hpp"
+#include "soundhash/db/migrations.hpp"
 
-namespace soundhash::db::detail {
+namespace soundhash::db {
 namespace {
 
 constexpr std::string_view kInitialSchema = R"sql(
@@ -494,4 +494,4 @@ constexpr Migration kMigrations[] = {
 
 std::span<const Migration> migrations() noexcept { return kMigrations; }
 
-}  // namespace soundhash::db::detail
+}  // namespace soundhash::db

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "deadline.hpp"
+#include "soundhash/db/detail/deadline.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/log.hpp"
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "deadline.hpp"
+#include "soundhash/db/detail/deadline.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/detail/connection.hpp"
 #include "soundhash/db/errors.hpp"

@@ -16,6 +16,7 @@
 #include "soundhash/db/job_listener.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/log.hpp"
+#include "soundhash/db/migrations.hpp"
 #include "soundhash/db/models.hpp"
 #include "soundhash/db/repositories.hpp"
 #include "soundhash/db/result.hpp"

@@ -2,7 +2,7 @@
 // Database: the pool, the policy, and units of work.
 //
 //   db::Database database{db::Config::from_env()};
-//   database.migrate();
+//   db::migrate(database);  // SoundHash's schema (domain/migrations.hpp)
 //   auto id = database.transact([](db::Session& s) {
 //     return s.execute("INSERT INTO channels (channel_id) VALUES ($1) "
 //                      "RETURNING id", "UC1").one()[0].as<std::int64_t>();
@@ -72,12 +72,12 @@ class Database {
     });
   }
 
-  /// Applies the bundled schema migrations that are not applied yet. Safe to
-  /// call from many processes at once (serialised by an advisory lock).
-  /// Returns how many it applied.
-  int migrate();
-  /// The highest applied migration version (0 if none).
-  int schema_version();
+  /// Forwards to the domain's `migrate(Database&)` (migrations.hpp), which
+  /// defines it: migrating SoundHash's schema is not the core's business.
+  [[deprecated("use soundhash::db::migrate(database)")]] int migrate();
+  /// Forwards to the domain's `schema_version(Database&)`.
+  [[deprecated("use soundhash::db::schema_version(database)")]] int
+  schema_version();
 
   /// The settings this Database was built with.
   [[nodiscard]] const Config& config() const noexcept { return config_; }

@@ -1,6 +1,6 @@
 #include "soundhash/db/detail/pool.hpp"
 
-#include "deadline.hpp"
+#include "soundhash/db/detail/deadline.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/log.hpp"
 
