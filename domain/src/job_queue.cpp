@@ -16,9 +16,6 @@
 namespace soundhash::db {
 namespace {
 
-using detail::to_job;
-using detail::to_jobs;
-
 // The retry delays passed to fail_job's statement: entry k is the wait after a
 // failure with k earlier retries; later retries use the last entry (by then
 // the delay is at `max` for any sane backoff).
@@ -108,7 +105,7 @@ std::chrono::milliseconds JobBackoff::delay(int retries) const {
 ProcessingJob JobRepository::create_job(const NewJob& job) {
   detail::require_new_job("create_job", job);
   return session_.call("create_job", [&] {
-    auto created = to_job(
+    auto created =
         session_
             .execute_last(
                 "INSERT INTO processing_jobs (job_type, target_id, "
@@ -117,7 +114,8 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
                 "RETURNING " SH_JOB_COLS,
                 job.job_type, job.target_id, job.parameters, job.priority,
                 job.max_retries, job.delay.count())
-            .one());
+            .one()
+            .as<ProcessingJob>();
     logger().info("Created new processing job: type={}, target={}, id={}",
                   created.job_type, created.target_id, created.id);
     return created;
@@ -169,7 +167,7 @@ std::optional<ProcessingJob> JobRepository::claim_next_job(
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
     auto r = session_.execute_last(claim.sql(), claim.types(), worker_id);
     if (r.empty()) return std::nullopt;
-    return to_job(r[0]);
+    return r[0].as<ProcessingJob>();
   });
 }
 
@@ -182,8 +180,8 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   detail::require_limit(op, n);
   const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
   return session_.call(op, [&] {
-    return to_jobs(
-        session_.execute_last(claim.sql(), claim.types(), worker_id, n));
+    return session_.execute_last(claim.sql(), claim.types(), worker_id, n)
+        .as_vector<ProcessingJob>();
   });
 }
 
@@ -277,7 +275,7 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
                       row[1].as<std::optional<std::string>>());
     }
     if (row[3].is_null()) return std::nullopt;
-    return to_job(row, 3);
+    return row.as<ProcessingJob>(3);
   });
 }
 
@@ -312,7 +310,7 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
         job_id, worker_id, error, delays);
     const auto row = r.one();
     require_owned(op, row, job_id, worker_id);
-    auto job = to_job(row, 2);
+    auto job = row.as<ProcessingJob>(2);
     if (job.status == job_status::pending) {
       logger().warn(
           "Job failed, will retry: id={}, type={}, target={}, retry {}/{}: {}",
@@ -338,27 +336,33 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
     // SKIP LOCKED: a job another rescuer (or its worker) holds is skipped,
     // and one whose row changed since this statement's snapshot is
     // re-checked against the new version, so nothing is rescued twice.
-    auto jobs = to_jobs(session_.execute_last(
-        "WITH stale AS (SELECT s.id FROM processing_jobs s WHERE "
-        "s.status = 'running' AND coalesce(s.heartbeat_at, s.started_at, "
-        "s.created_at) < now() - $1 * interval '1 millisecond' "
-        "FOR UPDATE SKIP LOCKED), "
-        "rescued AS (UPDATE processing_jobs j SET "
-        "status = CASE WHEN j.retry_count < j.max_retries THEN 'pending' "
-        "ELSE 'failed' END, "
-        "retry_count = CASE WHEN j.retry_count < j.max_retries THEN "
-        "j.retry_count + 1 ELSE j.retry_count END, "
-        "completed_at = CASE WHEN j.retry_count < j.max_retries THEN NULL "
-        "ELSE now() END, "
-        "run_at = now(), heartbeat_at = NULL, "
-        "locked_by = CASE WHEN j.retry_count < j.max_retries THEN NULL "
-        "ELSE j.locked_by END, "
-        "error_message = 'rescued: no heartbeat from worker ' || "
-        "coalesce(j.locked_by, '(unknown)') || ' since ' || "
-        "coalesce(j.heartbeat_at, j.started_at, j.created_at) "
-        "FROM stale WHERE j.id = stale.id RETURNING j.*) "
-        "SELECT " SH_JOB_COLS " FROM rescued ORDER BY id",
-        older_than.count()));
+    auto jobs =
+        session_
+            .execute_last(
+                "WITH stale AS (SELECT s.id FROM processing_jobs s WHERE "
+                "s.status = 'running' AND coalesce(s.heartbeat_at, "
+                "s.started_at, "
+                "s.created_at) < now() - $1 * interval '1 millisecond' "
+                "FOR UPDATE SKIP LOCKED), "
+                "rescued AS (UPDATE processing_jobs j SET "
+                "status = CASE WHEN j.retry_count < j.max_retries THEN "
+                "'pending' "
+                "ELSE 'failed' END, "
+                "retry_count = CASE WHEN j.retry_count < j.max_retries THEN "
+                "j.retry_count + 1 ELSE j.retry_count END, "
+                "completed_at = CASE WHEN j.retry_count < j.max_retries THEN "
+                "NULL "
+                "ELSE now() END, "
+                "run_at = now(), heartbeat_at = NULL, "
+                "locked_by = CASE WHEN j.retry_count < j.max_retries THEN NULL "
+                "ELSE j.locked_by END, "
+                "error_message = 'rescued: no heartbeat from worker ' || "
+                "coalesce(j.locked_by, '(unknown)') || ' since ' || "
+                "coalesce(j.heartbeat_at, j.started_at, j.created_at) "
+                "FROM stale WHERE j.id = stale.id RETURNING j.*) "
+                "SELECT " SH_JOB_COLS " FROM rescued ORDER BY id",
+                older_than.count())
+            .as_vector<ProcessingJob>();
     for (const auto& j : jobs) {
       logger().warn("Rescued stale job: id={}, type={}, target={}, now {}: {}",
                     j.id, j.job_type, j.target_id, j.status,

@@ -6,9 +6,6 @@
 
 namespace soundhash::db {
 
-using detail::to_job;
-using detail::to_jobs;
-
 const std::vector<std::string>& JobRepository::default_check_statuses() {
   static const std::vector<std::string> statuses{"pending", "running"};
   return statuses;
@@ -36,7 +33,6 @@ bool JobRepository::job_exists(std::string_view job_type,
             "SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE job_type = $1 "
             "AND target_id = $2 AND status = ANY ($3))",
             job_type, target_id, statuses)
-        .one()[0]
         .as<bool>();
   });
 }
@@ -65,7 +61,8 @@ std::pair<ProcessingJob, bool> create_if_absent(
                    .one();
     // `created` first: the job's columns end the row, so a column a later
     // migration adds to processing_jobs cannot shift what this code reads.
-    std::pair<ProcessingJob, bool> out{to_job(row, 1), row[0].as<bool>()};
+    std::pair<ProcessingJob, bool> out{row.as<ProcessingJob>(1),
+                                       row[0].as<bool>()};
     const auto& job = out.first;
     if (out.second) {
       logger().info("Created new processing job: type={}, target={}, id={}",
@@ -115,27 +112,31 @@ std::vector<ProcessingJob> JobRepository::get_pending_jobs(
   // query states the index's predicate (SH_PENDING) to be able to read it.
   return session_.call("get_pending_jobs", [&] {
     if (job_type) {
-      return to_jobs(session_.read(
-          "SELECT " SH_JOB_COLS " FROM processing_jobs q WHERE " SH_PENDING
-          " AND q.job_type = $1 ORDER BY q.priority, q.run_at, q.id "
-          "LIMIT $2",
-          *job_type, limit));
+      return session_
+          .read("SELECT " SH_JOB_COLS
+                " FROM processing_jobs q WHERE " SH_PENDING
+                " AND q.job_type = $1 ORDER BY q.priority, q.run_at, q.id "
+                "LIMIT $2",
+                *job_type, limit)
+          .as_vector<ProcessingJob>();
     }
-    return to_jobs(session_.read(
-        "WITH RECURSIVE t (pending_type) AS ((SELECT q.job_type FROM "
-        "processing_jobs q WHERE " SH_PENDING
-        " ORDER BY q.job_type LIMIT 1) UNION ALL SELECT (SELECT "
-        "q.job_type FROM processing_jobs q WHERE " SH_PENDING
-        " AND q.job_type > t.pending_type ORDER BY "
-        "q.job_type LIMIT 1) FROM t WHERE t.pending_type IS "
-        "NOT NULL) SELECT " SH_JOB_COLS
-        " FROM t CROSS JOIN LATERAL (SELECT * FROM "
-        "processing_jobs q "
-        "WHERE " SH_PENDING
-        " AND q.job_type = t.pending_type ORDER BY "
-        "q.priority, q.run_at, q.id LIMIT $1) c "
-        "ORDER BY priority, run_at, id LIMIT $1",
-        limit));
+    return session_
+        .read(
+            "WITH RECURSIVE t (pending_type) AS ((SELECT q.job_type FROM "
+            "processing_jobs q WHERE " SH_PENDING
+            " ORDER BY q.job_type LIMIT 1) UNION ALL SELECT (SELECT "
+            "q.job_type FROM processing_jobs q WHERE " SH_PENDING
+            " AND q.job_type > t.pending_type ORDER BY "
+            "q.job_type LIMIT 1) FROM t WHERE t.pending_type IS "
+            "NOT NULL) SELECT " SH_JOB_COLS
+            " FROM t CROSS JOIN LATERAL (SELECT * FROM "
+            "processing_jobs q "
+            "WHERE " SH_PENDING
+            " AND q.job_type = t.pending_type ORDER BY "
+            "q.priority, q.run_at, q.id LIMIT $1) c "
+            "ORDER BY priority, run_at, id LIMIT $1",
+            limit)
+        .as_vector<ProcessingJob>();
   });
 }
 
@@ -144,11 +145,13 @@ std::vector<ProcessingJob> JobRepository::get_jobs_by_target(
   detail::require_id("get_jobs_by_target", "target_id", target_id);
   if (job_type) detail::require_id("get_jobs_by_target", "job_type", *job_type);
   return session_.call("get_jobs_by_target", [&] {
-    return to_jobs(session_.read(
-        "SELECT " SH_JOB_COLS
-        " FROM processing_jobs WHERE target_id = $1 AND "
-        "($2::text IS NULL OR job_type = $2) ORDER BY created_at DESC, id DESC",
-        target_id, job_type));
+    return session_
+        .read("SELECT " SH_JOB_COLS
+              " FROM processing_jobs WHERE target_id = $1 AND "
+              "($2::text IS NULL OR job_type = $2) ORDER BY created_at DESC, "
+              "id DESC",
+              target_id, job_type)
+        .as_vector<ProcessingJob>();
   });
 }
 
@@ -177,7 +180,7 @@ std::optional<ProcessingJob> JobRepository::update_job_status(
         "WHERE id = $1 RETURNING " SH_JOB_COLS,
         id, status, progress, current_step, error_message);
     if (r.empty()) return std::nullopt;
-    return to_job(r[0]);
+    return r[0].as<ProcessingJob>();
   });
 }
 

@@ -51,12 +51,11 @@ int schema_version(Database& database) {
   return database.transact([](Session& s) {
     auto exists = s.execute(
         "SELECT to_regclass('soundhash_schema_migrations') IS NOT NULL");
-    if (!exists.one()[0].as<bool>()) return 0;
+    if (!exists.as<bool>()) return 0;
     return s
         .execute(
             "SELECT coalesce(max(version), 0) FROM "
             "soundhash_schema_migrations")
-        .one()[0]
         .as<int>();
   });
 }

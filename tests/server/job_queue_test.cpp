@@ -75,7 +75,6 @@ class QueueTest : public RepoTest {
                          "SELECT seq_tup_read + idx_tup_fetch FROM "
                          "pg_stat_xact_user_tables WHERE relname = "
                          "'processing_jobs'")
-                       .one()[0]
                        .as<std::int64_t>();
     EXPECT_GT(n, 0) << "no counts: is track_counts off?";
     return n;
@@ -514,7 +513,6 @@ TEST_F(QueueTest, FailedJobBacksOffThenEndsFailedAfterMaxRetries) {
                                  "- now()) * 1000)::bigint FROM "
                                  "processing_jobs WHERE id = $1",
                                  id)
-                             .one()[0]
                              .as<std::int64_t>();
     unit.commit();
     EXPECT_EQ(after.error_message, "attempt failed");
@@ -959,7 +957,7 @@ TEST_F(QueueTest, AutocommitWriteKilledBeforeItsCommitIsRetriedReadToo) {
     std::this_thread::sleep_for(200ms);
     sh_test::Side(sh_test::admin_conninfo()).terminate(pid2);
   });
-  EXPECT_EQ(a.read("SELECT 7 FROM pg_sleep(0.5)").one()[0].as<int>(), 7);
+  EXPECT_EQ(a.read("SELECT 7 FROM pg_sleep(0.5)").as<int>(), 7);
   killer2.join();
   EXPECT_EQ(sh_test::sleeps().size(), 2u) << "a lost read is simply retried";
 }
@@ -973,10 +971,10 @@ TEST_F(QueueTest, AsynchronousCommitIsSetPerTransactionOnly) {
   auto setting = [&](db::TxOptions o, bool autocommit) {
     if (autocommit) {
       auto a = fresh.autocommit_session(o);
-      return a.execute(q).one()[0].as<std::string>();
+      return a.execute(q).as<std::string>();
     }
     auto unit = fresh.session(o);
-    return unit.execute(q).one()[0].as<std::string>();
+    return unit.execute(q).as<std::string>();
   };
   EXPECT_EQ(setting({}, false), "on");
   EXPECT_EQ(setting({.synchronous_commit = false}, false), "off");
