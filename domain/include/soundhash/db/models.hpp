@@ -342,10 +342,10 @@ struct row_traits<MatchResult> {
       column("created_at", &MatchResult::created_at)};
 };
 
-/// ProcessingJob's columns, in table order, so that `(r.job).*` and `c.*`
-/// produce the same columns. Queries put them at the end of their rows
-/// (row.as<ProcessingJob>(first)): columns a later migration adds then only
-/// trail what is read.
+/// ProcessingJob's columns, in table order, so that a statement selecting a
+/// whole processing_jobs row yields them in this order. Queries put them at
+/// the end of their rows (read from column `first` on): columns a later
+/// migration adds then only trail what is read.
 template <>
 struct row_traits<ProcessingJob> {
   /// {column, member} pairs.
