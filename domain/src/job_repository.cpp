@@ -1,5 +1,7 @@
 #include "soundhash/db/job_repository.hpp"
 
+#include <spdlog/logger.h>
+
 #include "checks.hpp"
 #include "job_rows.hpp"
 #include "soundhash/db/log.hpp"

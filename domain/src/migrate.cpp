@@ -1,5 +1,7 @@
 // Applies SoundHash's bundled migrations (see migrations.cpp for the SQL).
 
+#include <spdlog/logger.h>
+
 #include <set>
 
 #include "soundhash/db/database.hpp"
