@@ -27,8 +27,8 @@ class Database;
 
 /// A NOTIFY received.
 struct Notification {
-  std::string channel;
-  std::string payload;
+  std::string channel;  ///< the channel it was sent on
+  std::string payload;  ///< its payload ("" when none was given)
 };
 
 /// Waits for notifications on the channels it listens to, over a connection
@@ -48,7 +48,9 @@ class Listener {
     /// The connection was lost (see `error`); the next wait() reconnects.
     lost,
   };
+  /// What wait() returns.
   struct Wait {
+    /// Why it returned.
     Event event = Event::timed_out;
     /// What arrived, in order (with any event: a wake() that came with them
     /// does not drop them).
@@ -60,8 +62,11 @@ class Listener {
   /// Connects lazily, to `db`'s conninfo (`db` need not outlive it).
   explicit Listener(const Database& db);
   ~Listener();
-  Listener(Listener&&) noexcept;
-  Listener& operator=(Listener&&) noexcept;
+  /// Takes over `other`'s connection and channels; `other` is left empty
+  /// (only destroying or assigning to it is allowed).
+  Listener(Listener&& other) noexcept;
+  /// As the move constructor, closing this one's connection first.
+  Listener& operator=(Listener&& other) noexcept;
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
