@@ -1,5 +1,7 @@
 #include "bench_env.hpp"
 
+#include <spdlog/logger.h>
+
 #include <cstdlib>
 #include <stdexcept>
 

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <spdlog/logger.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "soundhash/db/detail/deadline.hpp"
+#include "deadline.hpp"
+#include "soundhash/db/config.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/log.hpp"
 

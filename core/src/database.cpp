@@ -4,7 +4,8 @@
 #include <mutex>
 #include <optional>
 
-#include "soundhash/db/log.hpp"
+#include "soundhash/db/detail/database_access.hpp"
+#include "soundhash/db/detail/pool.hpp"
 
 namespace soundhash::db {
 namespace {
@@ -26,9 +27,12 @@ std::optional<Config> global_config;
 }  // namespace
 
 Database::Database(Config config)
-    : config_(std::move(config)), pool_(pool_options(config_)) {}
+    : config_(std::move(config)),
+      pool_(std::make_unique<detail::Pool>(pool_options(config_))) {}
 
 Database::~Database() = default;
+
+PoolStats Database::pool_stats() const { return pool_->stats(); }
 
 Database& Database::global() {
   if (auto* db = global_instance.load(std::memory_order_acquire)) return *db;
@@ -50,5 +54,13 @@ void Database::configure_global(Config config) {
   config.validate();
   global_config = std::move(config);
 }
+
+namespace detail {
+
+Pool& DatabaseAccess::pool(Database& database) noexcept {
+  return database.pool();
+}
+
+}  // namespace detail
 
 }  // namespace soundhash::db

@@ -1,10 +1,29 @@
 #include "soundhash/db/detail/pool.hpp"
 
-#include "soundhash/db/detail/deadline.hpp"
+#include "deadline.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/log.hpp"
 
 namespace soundhash::db::detail {
+
+Lease::Lease(Pool& pool, std::unique_ptr<Connection> conn) noexcept
+    : pool_(&pool), conn_(std::move(conn)) {}
+
+Lease::~Lease() { reset(); }
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    reset();
+    pool_ = std::exchange(other.pool_, nullptr);
+    conn_ = std::move(other.conn_);
+  }
+  return *this;
+}
+
+void Lease::reset() noexcept {
+  if (conn_) pool_->give_back(std::move(conn_));
+  pool_ = nullptr;
+}
 
 Pool::Pool(PoolOptions options) : options_(std::move(options)) {}
 
@@ -30,13 +49,13 @@ bool Pool::needs_ping(const Connection& c) const noexcept {
                      options_.ping_after_idle);
 }
 
-Pool::Handle Pool::acquire() {
+Lease Pool::acquire() {
   const auto deadline = deadline_after(options_.acquire_timeout);
   std::unique_lock lock(mutex_);
   if (pid_ != current_pid()) forget_inherited_locked();
   for (;;) {
     while (!idle_.empty()) {
-      Handle c = std::move(idle_.back());
+      std::unique_ptr<Connection> c = std::move(idle_.back());
       idle_.pop_back();
       const bool ping = needs_ping(*c);
       const std::uint64_t epoch = failure_epoch_;
@@ -50,7 +69,7 @@ Pool::Handle Pool::acquire() {
       lock.lock();
       if (alive) {
         if (ping) c->epoch = epoch;
-        return c;
+        return Lease(*this, std::move(c));
       }
       if (hung_up) ++failure_epoch_;  // its siblings may be gone too
       discard_locked();
@@ -65,7 +84,7 @@ Pool::Handle Pool::acquire() {
         lock.lock();
         ++created_;
         c->epoch = failure_epoch_;
-        return c;
+        return Lease(*this, std::move(c));
       } catch (...) {
         lock.lock();
         --open_;
@@ -99,7 +118,7 @@ void Pool::forget_inherited_locked() noexcept {
   freed_.notify_all();
 }
 
-void Pool::release(Handle conn) noexcept {
+void Pool::give_back(std::unique_ptr<Connection> conn) noexcept {
   if (!conn) return;
   if (conn->inherited()) {
     // On loan when the process forked; counted no more (see acquire).

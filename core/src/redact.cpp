@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "soundhash/db/config.hpp"
 #include "soundhash/db/detail/connection.hpp"
 
 namespace soundhash::db::detail {
@@ -181,15 +182,6 @@ std::string mask_quoted(std::string_view s) {
 
 }  // namespace
 
-std::string redact_conninfo(std::string_view conninfo) {
-  if (!is_uri(conninfo) && conninfo.find('=') == std::string_view::npos) {
-    return std::string(conninfo);  // empty, or a bare database name
-  }
-  const auto set = parse(conninfo);
-  if (!set) return "<unparsable conninfo>";
-  return is_uri(conninfo) ? as_uri(*set) : as_pairs(*set);
-}
-
 std::string redact_message(std::string_view message,
                            std::string_view conninfo) {
   if (!is_uri(conninfo) && conninfo.find('=') == std::string_view::npos) {
@@ -204,3 +196,17 @@ std::string redact_message(std::string_view message,
 }
 
 }  // namespace soundhash::db::detail
+
+namespace soundhash::db {
+
+std::string redact_conninfo(std::string_view conninfo) {
+  using detail::is_uri;
+  if (!is_uri(conninfo) && conninfo.find('=') == std::string_view::npos) {
+    return std::string(conninfo);  // empty, or a bare database name
+  }
+  const auto set = detail::parse(conninfo);
+  if (!set) return "<unparsable conninfo>";
+  return is_uri(conninfo) ? detail::as_uri(*set) : detail::as_pairs(*set);
+}
+
+}  // namespace soundhash::db

@@ -1,9 +1,13 @@
 #include "soundhash/db/retry.hpp"
 
+#include <spdlog/logger.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <thread>
+
+#include "soundhash/db/log.hpp"
 
 namespace soundhash::db {
 

@@ -1,9 +1,12 @@
 #include "soundhash/db/session.hpp"
 
+#include <spdlog/logger.h>
+
 #include <stdexcept>
 #include <thread>
 
 #include "soundhash/db/database.hpp"
+#include "soundhash/db/detail/pool.hpp"
 #include "soundhash/db/log.hpp"
 
 namespace soundhash::db {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <spdlog/logger.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -4,6 +4,8 @@
 // that acts for a worker changes a job only while that worker owns it (status
 // running, locked_by = worker).
 
+#include <spdlog/logger.h>
+
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,7 @@
 #include "soundhash/db/job_repository.hpp"
 
+#include <spdlog/logger.h>
+
 #include "checks.hpp"
 #include "soundhash/db/log.hpp"
 #include "sql/jobs.hpp"

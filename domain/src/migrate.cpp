@@ -1,5 +1,7 @@
 // Applies SoundHash's bundled migrations (domain/schema/*.sql).
 
+#include <spdlog/logger.h>
+
 #include <set>
 
 #include "soundhash/db/database.hpp"

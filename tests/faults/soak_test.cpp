@@ -4,6 +4,7 @@
 // class and RSS; checks the ledger invariant and that memory stays flat.
 //
 // SOUNDHASH_SOAK_SECONDS sets the length (default: 120, 30 under sanitizers).
+#include <spdlog/logger.h>
 #include <spdlog/sinks/base_sink.h>
 
 #include <atomic>

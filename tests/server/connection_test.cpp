@@ -85,7 +85,7 @@ TEST(Connection, EveryUseAfterABackgroundCommitReadsItsReplyFirst) {
   db::Database database{sh_test::config()};
   sh_test::Side side;
   side.exec("CREATE TABLE t (x int)");
-  auto conn = database.pool().acquire();
+  auto conn = sh_test::pool(database).acquire();
   auto background_commit = [&] {
     conn->exec({"BEGIN"});
     (void)conn->exec({"SELECT count(*) FROM t"});
@@ -105,7 +105,7 @@ TEST(Connection, EveryUseAfterABackgroundCommitReadsItsReplyFirst) {
   EXPECT_TRUE(conn->ping());
   background_commit();
   EXPECT_FALSE(conn->hung_up());
-  database.pool().release(std::move(conn));  // kept: idle, not broken
+  sh_test::pool(database).release(std::move(conn));  // kept: idle, not broken
   EXPECT_EQ(database.pool_stats().discarded, 0u);
   EXPECT_EQ(side.count("SELECT count(*) FROM t"), 3);
 }
@@ -113,7 +113,7 @@ TEST(Connection, EveryUseAfterABackgroundCommitReadsItsReplyFirst) {
 TEST(Connection, ABatchBehindABackgroundCommitOnALostConnectionFailsAsLost) {
   db::Database database{sh_test::config()};
   sh_test::Side side;
-  auto conn = database.pool().acquire();
+  auto conn = sh_test::pool(database).acquire();
   conn->exec({"BEGIN"});
   conn->commit_in_background();
   side.terminate(conn->backend_pid());
@@ -124,7 +124,7 @@ TEST(Connection, ABatchBehindABackgroundCommitOnALostConnectionFailsAsLost) {
   EXPECT_EQ(outcome.failed, 0);
   EXPECT_THROW(std::rethrow_exception(outcome.error), db::ConnectionError);
   EXPECT_TRUE(conn->broken());
-  database.pool().release(std::move(conn));
+  sh_test::pool(database).release(std::move(conn));
   EXPECT_EQ(database.pool_stats().discarded, 1u);
 }
 

@@ -11,6 +11,7 @@
 //   SOUNDHASH_MODEL_REPORTS=N   print at most N mismatches in full (default 5)
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <spdlog/logger.h>
 
 #include <chrono>
 #include <cstdio>

@@ -81,32 +81,32 @@ TEST(Pool, ReturnedTransactionIsRolledBack) {
   sh_test::Side side;
   side.exec("CREATE TABLE t (x int)");
   {
-    auto conn = database.pool().acquire();
+    auto conn = sh_test::pool(database).acquire();
     conn->exec({"BEGIN"});
     conn->exec({"INSERT INTO t VALUES (1)"});
-    database.pool().release(std::move(conn));
+    sh_test::pool(database).release(std::move(conn));
   }
   EXPECT_EQ(side.count("SELECT count(*) FROM t"), 0);
-  auto conn = database.pool().acquire();
+  auto conn = sh_test::pool(database).acquire();
   EXPECT_EQ(conn->tx_status(), db::detail::TxStatus::idle);
-  database.pool().release(std::move(conn));
+  sh_test::pool(database).release(std::move(conn));
   expect_pool_full(database);
 }
 
 TEST(Pool, BrokenConnectionIsDiscarded) {
   db::Database database{sh_test::config()};
   sh_test::Side side;
-  auto conn = database.pool().acquire();
+  auto conn = sh_test::pool(database).acquire();
   const int pid = conn->backend_pid();
   side.terminate(pid);
   EXPECT_FALSE(conn->ping());
-  database.pool().release(std::move(conn));
+  sh_test::pool(database).release(std::move(conn));
   auto s = database.pool_stats();
   EXPECT_EQ(s.open, 0u);
   EXPECT_EQ(s.discarded, 1u);
-  auto fresh = database.pool().acquire();
+  auto fresh = sh_test::pool(database).acquire();
   EXPECT_NE(fresh->backend_pid(), pid);
-  database.pool().release(std::move(fresh));
+  sh_test::pool(database).release(std::move(fresh));
 }
 
 TEST(Pool, EveryPooledBackendKilledNextOperationsSucceed) {
@@ -116,9 +116,10 @@ TEST(Pool, EveryPooledBackendKilledNextOperationsSucceed) {
   sh_test::Side side;
   // Open all four connections at once.
   {
-    std::vector<std::unique_ptr<db::detail::Connection>> held;
-    for (int i = 0; i < 4; ++i) held.push_back(database.pool().acquire());
-    for (auto& h : held) database.pool().release(std::move(h));
+    std::vector<db::detail::Lease> held;
+    for (int i = 0; i < 4; ++i)
+      held.push_back(sh_test::pool(database).acquire());
+    for (auto& h : held) sh_test::pool(database).release(std::move(h));
   }
   ASSERT_EQ(database.pool_stats().idle, 4u);
   side.exec(

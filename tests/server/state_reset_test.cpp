@@ -209,9 +209,9 @@ TEST_F(PoolStateReset, LibraryStatementsCostNoResetAndKeepTheCache) {
   }
   EXPECT_EQ(database.pool_stats().resets, before);
   {
-    auto conn = database.pool().acquire();
+    auto conn = sh_test::pool(database).acquire();
     EXPECT_EQ(conn->cleanup_needed(), db::detail::Cleanup::none);
-    database.pool().release(std::move(conn));
+    sh_test::pool(database).release(std::move(conn));
   }
   auto s = database.session();
   ASSERT_EQ(s.backend_pid(), pid);

@@ -13,8 +13,15 @@
 #include <vector>
 
 #include "soundhash/db.hpp"
+#include "soundhash/db/detail/database_access.hpp"
+#include "soundhash/db/detail/pool.hpp"
 
 namespace sh_test {
+
+/// The pool of `d`, to lend its connections directly (internal).
+inline soundhash::db::detail::Pool& pool(soundhash::db::Database& d) {
+  return soundhash::db::detail::DatabaseAccess::pool(d);
+}
 
 /// conninfo of the server's admin database.
 std::string admin_conninfo();

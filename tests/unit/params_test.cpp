@@ -1,6 +1,7 @@
 // Parameter encoding (pure logic; the server round trip is in values_test).
 #include <gtest/gtest.h>
 
+#include <soundhash/db/config.hpp>
 #include <soundhash/db/copy_writer.hpp>
 #include <soundhash/db/detail/connection.hpp>
 #include <soundhash/db/detail/params.hpp>
@@ -61,17 +62,17 @@ TEST(Params, BytesAreBinary) {
 }
 
 TEST(Redact, PasswordsNeverSurvive) {
-  EXPECT_EQ(d::redact_conninfo("postgresql://bob:s3cret@host/db"),
+  EXPECT_EQ(db::redact_conninfo("postgresql://bob:s3cret@host/db"),
             "postgresql://bob:***@host/db");
-  EXPECT_EQ(d::redact_conninfo("host=h password=s3cret user=u"),
+  EXPECT_EQ(db::redact_conninfo("host=h password=s3cret user=u"),
             "user=u password=*** host=h");
-  EXPECT_EQ(d::redact_conninfo("host=h password = 'se cret' user=u"),
+  EXPECT_EQ(db::redact_conninfo("host=h password = 'se cret' user=u"),
             "user=u password=*** host=h");
-  EXPECT_EQ(d::redact_conninfo(
+  EXPECT_EQ(db::redact_conninfo(
                 "postgresql://h/db?password=s3cret&application_name=x"),
             "postgresql://:***@h/db?application_name=x");
-  EXPECT_EQ(d::redact_conninfo(""), "");
-  EXPECT_EQ(d::redact_conninfo("mydb"), "mydb");  // a bare database name
+  EXPECT_EQ(db::redact_conninfo(""), "");
+  EXPECT_EQ(db::redact_conninfo("mydb"), "mydb");  // a bare database name
 }
 
 namespace {
@@ -124,7 +125,7 @@ TEST(Redact, PasswordsFullOfQuotingCharactersNeverSurvive) {
       "postgres://u@h:5432/d?password=" + percent(kPassword, true),
   };
   for (const auto& conninfo : forms) {
-    const auto shown = d::redact_conninfo(conninfo);
+    const auto shown = db::redact_conninfo(conninfo);
     expect_no_password(shown, conninfo + " -> ");
     EXPECT_NE(shown.find("***"), std::string::npos) << shown;
     EXPECT_NE(shown.find('h'), std::string::npos) << shown;
@@ -136,7 +137,7 @@ TEST(Redact, PasswordsFullOfQuotingCharactersNeverSurvive) {
     expect_no_password(message, conninfo + " -> ");
     EXPECT_NE(message.find("failed for"), std::string::npos) << message;
   }
-  EXPECT_EQ(d::redact_conninfo("postgresql://alice:s3cr?t@host/db"),
+  EXPECT_EQ(db::redact_conninfo("postgresql://alice:s3cr?t@host/db"),
             "postgresql://alice:***@host/db");
 }
 
@@ -144,13 +145,13 @@ TEST(Redact, APasswordCutAtASpaceShowsNothingOfTheConninfo) {
   // libpq refuses both; what follows the space must not leak either.
   for (const std::string conninfo :
        {"host=h password=abc def", "host=h password=abc\\ def x"}) {
-    const auto shown = d::redact_conninfo(conninfo);
+    const auto shown = db::redact_conninfo(conninfo);
     EXPECT_EQ(shown, "<unparsable conninfo>") << conninfo;
     const auto message = d::redact_message(
         "missing \"=\" after \"def\" in connection info string", conninfo);
     EXPECT_EQ(message.find("def"), std::string::npos) << message;
   }
-  EXPECT_EQ(d::redact_conninfo("host=h password=abc\\ def"),
+  EXPECT_EQ(db::redact_conninfo("host=h password=abc\\ def"),
             "password=*** host=h");
 }
 

@@ -1,8 +1,10 @@
 // db_retry and RetryPolicy: delays, budget and logging, without sleeping.
 #include <gtest/gtest.h>
+#include <spdlog/logger.h>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <limits>
+#include <soundhash/db/log.hpp>
 #include <soundhash/db/retry.hpp>
 #include <sstream>
 

@@ -12,7 +12,6 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "soundhash/db/database.hpp"
-#include "soundhash/db/detail/connection.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/migrations.hpp"
@@ -114,9 +113,8 @@ int run_status(const Invocation& inv) {
   row("database", server.database);
   row("user", server.user);
   // Never the raw conninfo: it may carry a password.
-  row("conninfo", cfg.conninfo.empty()
-                      ? "(empty: libpq's PG* defaults)"
-                      : db::detail::redact_conninfo(cfg.conninfo));
+  row("conninfo", cfg.conninfo.empty() ? "(empty: libpq's PG* defaults)"
+                                       : db::redact_conninfo(cfg.conninfo));
   row("version", server.version);
 
   fmt::print("schema\n");

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "soundhash/db/retry.hpp"
 
@@ -53,5 +54,11 @@ struct Config {
   /// Throws InvalidArgument naming the first setting that makes no sense.
   void validate() const;
 };
+
+/// `conninfo` fit to show in logs and errors: rebuilt from libpq's parse of
+/// it (a URI stays a URI) with the password shown as "***";
+/// "<unparsable conninfo>" when libpq cannot parse it (nothing of it is shown
+/// then).
+std::string redact_conninfo(std::string_view conninfo);
 
 }  // namespace soundhash::db

@@ -12,12 +12,17 @@
 #include <type_traits>
 
 #include "soundhash/db/config.hpp"
-#include "soundhash/db/detail/pool.hpp"
+#include "soundhash/db/pool_stats.hpp"
 #include "soundhash/db/retry.hpp"
 #include "soundhash/db/session.hpp"
 #include "soundhash/db/types.hpp"
 
 namespace soundhash::db {
+
+namespace detail {
+class Pool;
+struct DatabaseAccess;
+}  // namespace detail
 
 /// Owns a bounded, thread-safe connection pool and the retry policy, and
 /// hands out units of work: session() for a scoped Session, transact() for a
@@ -82,9 +87,7 @@ class Database {
   /// The settings this Database was built with.
   [[nodiscard]] const Config& config() const noexcept { return config_; }
   /// A snapshot of the pool's counters (open, idle, in use, discarded, ...).
-  [[nodiscard]] PoolStats pool_stats() const { return pool_.stats(); }
-  /// The connection pool itself (internal; for tests and diagnostics).
-  [[nodiscard]] detail::Pool& pool() noexcept { return pool_; }
+  [[nodiscard]] PoolStats pool_stats() const;
 
   /// The process-wide instance, built from Config::from_env() on first use
   /// (or from the Config given to configure_global before that).
@@ -93,8 +96,12 @@ class Database {
   static void configure_global(Config config);
 
  private:
+  friend class Session;
+  friend struct detail::DatabaseAccess;  // the pool, for tests
+  [[nodiscard]] detail::Pool& pool() noexcept { return *pool_; }
+
   Config config_;
-  detail::Pool pool_;
+  std::unique_ptr<detail::Pool> pool_;
 };
 
 /// `Database::global().session()`: one session to share between

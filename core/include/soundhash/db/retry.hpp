@@ -13,7 +13,6 @@
 #include <type_traits>
 
 #include "soundhash/db/errors.hpp"
-#include "soundhash/db/log.hpp"
 
 namespace soundhash::db {
 

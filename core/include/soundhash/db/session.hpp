@@ -41,6 +41,7 @@
 #include <utility>
 
 #include "soundhash/db/detail/connection.hpp"
+#include "soundhash/db/detail/lease.hpp"
 #include "soundhash/db/detail/params.hpp"
 #include "soundhash/db/result.hpp"
 #include "soundhash/db/retry.hpp"
@@ -310,7 +311,7 @@ class Session {
   TxOptions options_;
   Kind kind_;
   int uncaught_at_start_;
-  std::unique_ptr<detail::Connection> conn_;
+  detail::Lease conn_;
   // The thread running a call or commit()/rollback(), if any.
   std::atomic<std::thread::id> owner_{};
   bool has_work_ = false;           // a call succeeded in the open transaction

@@ -168,10 +168,6 @@ class Connection {
   std::unordered_map<std::string, Prepared, Hash, std::equal_to<>> prepared_;
 };
 
-/// `conninfo` for logs and errors: rebuilt from libpq's parse of it (a URI
-/// stays a URI) with the password shown as "***"; "<unparsable conninfo>"
-/// when libpq cannot parse it (nothing of it is shown then).
-std::string redact_conninfo(std::string_view conninfo);
 /// A libpq `message` about `conninfo` with the password hidden: every
 /// spelling of it (raw, percent-encoded, backslash-escaped) becomes "***";
 /// when the conninfo does not parse, every quoted token (libpq quotes the

@@ -14,27 +14,8 @@
 #include <vector>
 
 #include "soundhash/db/detail/connection.hpp"
-
-namespace soundhash::db {
-
-/// A snapshot of a pool's counters.
-struct PoolStats {
-  /// The bound: Config::pool_size.
-  std::size_t max_size = 0;
-  std::size_t open = 0;    ///< connections that exist now
-  std::size_t idle = 0;    ///< of which idle in the pool
-  std::size_t in_use = 0;  ///< of which lent out
-  /// Connections opened since the pool was made.
-  std::uint64_t created = 0;
-  /// Broken, failed a ping, or its session state could not be reset.
-  std::uint64_t discarded = 0;
-  std::uint64_t timeouts = 0;  ///< PoolTimeouts thrown
-  /// Connections given back with session state to undo before the next user
-  /// (see docs/guide.md, "Connections between users").
-  std::uint64_t resets = 0;
-};
-
-}  // namespace soundhash::db
+#include "soundhash/db/detail/lease.hpp"
+#include "soundhash/db/pool_stats.hpp"
 
 namespace soundhash::db::detail {
 
@@ -48,8 +29,8 @@ struct PoolOptions {
 
 class Pool {
  public:
-  /// A connection on loan. Give it back with `Pool::release` (Session does).
-  using Handle = std::unique_ptr<Connection>;
+  /// A connection on loan; it goes back to the pool when the lease ends.
+  using Handle = Lease;
 
   explicit Pool(PoolOptions options);
   ~Pool();
@@ -61,11 +42,8 @@ class Pool {
   /// connection cannot be made.
   Handle acquire();
 
-  /// Takes a connection back: rolls back an open transaction, undoes session
-  /// state its user may have changed, discards a broken one, and drops one
-  /// inherited from the parent of a fork() without a word to its server.
-  /// Never throws.
-  void release(Handle conn) noexcept;
+  /// Ends `lease` now (as its destructor would; see give_back).
+  void release(Lease lease) noexcept { lease.reset(); }
 
   /// Marks that a connection failed: idle ones get pinged before reuse.
   void note_failure() noexcept;
@@ -74,6 +52,12 @@ class Pool {
   [[nodiscard]] const PoolOptions& options() const noexcept { return options_; }
 
  private:
+  friend class Lease;
+  /// Takes a connection back (every Lease ends here): rolls back an open
+  /// transaction, undoes session state its user may have changed, discards a
+  /// broken one, and drops one inherited from the parent of a fork() without
+  /// a word to its server. Never throws.
+  void give_back(std::unique_ptr<Connection> conn) noexcept;
   bool needs_ping(const Connection& c) const noexcept;
   void discard_locked() noexcept;
   /// In a fork() child: every connection open so far is the parent's. Drops
@@ -84,7 +68,7 @@ class Pool {
   PoolOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable freed_;
-  std::vector<Handle> idle_;
+  std::vector<std::unique_ptr<Connection>> idle_;
   std::size_t open_ = 0;
   std::uint64_t failure_epoch_ = 0;
   std::uint64_t created_ = 0;
