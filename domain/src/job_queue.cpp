@@ -110,7 +110,7 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
   return session_.call("create_job", [&] {
     auto created = to_job(
         session_
-            .execute_last(
+            .execute_final(
                 "INSERT INTO processing_jobs (job_type, target_id, "
                 "parameters, priority, max_retries, run_at) VALUES ($1, $2, "
                 "$3, $4, $5, now() + $6 * interval '1 millisecond') "
@@ -145,7 +145,7 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
   }
   return session_.call(op, [&] {
     // Identity values follow the insertion order, which follows `ord`.
-    auto r = session_.execute_last(
+    auto r = session_.execute_final(
         "INSERT INTO processing_jobs (job_type, target_id, parameters, "
         "priority, max_retries, run_at) SELECT t, g, p, pr::int, mr::int, "
         "now() + d * interval '1 millisecond' FROM unnest($1::text[], "
@@ -167,7 +167,7 @@ std::optional<ProcessingJob> JobRepository::claim_next_job(
   require_worker(op, worker_id);
   const detail::Claim claim(detail::ClaimShape::kNext, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
-    auto r = session_.execute_last(claim.sql(), claim.types(), worker_id);
+    auto r = session_.execute_final(claim.sql(), claim.types(), worker_id);
     if (r.empty()) return std::nullopt;
     return to_job(r[0]);
   });
@@ -183,7 +183,7 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
   return session_.call(op, [&] {
     return to_jobs(
-        session_.execute_last(claim.sql(), claim.types(), worker_id, n));
+        session_.execute_final(claim.sql(), claim.types(), worker_id, n));
   });
 }
 
@@ -195,7 +195,7 @@ void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
   require_worker(op, worker_id);
   if (progress) detail::require_finite(op, "progress", *progress, 0, 100);
   session_.call(op, [&] {
-    auto r = session_.execute_last(
+    auto r = session_.execute_final(
         "WITH changed AS (UPDATE processing_jobs j SET heartbeat_at = now(), "
         "progress = coalesce($3, j.progress), "
         "current_step = coalesce($4, j.current_step) "
@@ -215,7 +215,7 @@ std::vector<std::int64_t> JobRepository::complete_jobs(
   return session_.call(op, [&] {
     // A job this worker already completed counts as done: repeating the call
     // after a CommitInDoubt is harmless.
-    auto r = session_.execute_last(
+    auto r = session_.execute_final(
         "WITH changed AS (UPDATE processing_jobs j SET status = 'completed', "
         "completed_at = now(), progress = 100 WHERE j.id = ANY ($1) AND "
         "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
@@ -241,7 +241,7 @@ void JobRepository::complete_job(std::int64_t job_id,
   detail::require_key(op, "job_id", job_id);
   require_worker(op, worker_id);
   session_.call(op, [&] {
-    auto r = session_.execute_last(
+    auto r = session_.execute_final(
         "WITH changed AS (UPDATE processing_jobs j SET status = 'completed', "
         "completed_at = now(), progress = 100 WHERE j.id = $1 AND "
         "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
@@ -267,7 +267,7 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
   const detail::Claim claim(detail::ClaimShape::kCompleteAndClaim, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
     auto r =
-        session_.execute_last(claim.sql(), claim.types(), worker_id, job_id);
+        session_.execute_final(claim.sql(), claim.types(), worker_id, job_id);
     const auto row = r.one();
     if (row[2].as<std::int64_t>() == 0 &&
         !(row[0].as<std::optional<std::string>>() == "completed" &&
@@ -292,7 +292,7 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
   std::vector<std::int64_t> delays(kDelaySteps);
   for (int k = 0; k < kDelaySteps; ++k) delays[k] = backoff.delay(k).count();
   return session_.call(op, [&] {
-    auto r = session_.execute_last(
+    auto r = session_.execute_final(
         "WITH changed AS (UPDATE processing_jobs j SET "
         "status = CASE WHEN j.retry_count < j.max_retries THEN 'pending' "
         "ELSE 'failed' END, "
@@ -338,7 +338,7 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
     // SKIP LOCKED: a job another rescuer (or its worker) holds is skipped,
     // and one whose row changed since this statement's snapshot is
     // re-checked against the new version, so nothing is rescued twice.
-    auto jobs = to_jobs(session_.execute_last(
+    auto jobs = to_jobs(session_.execute_final(
         "WITH stale AS (SELECT s.id FROM processing_jobs s WHERE "
         "s.status = 'running' AND coalesce(s.heartbeat_at, s.started_at, "
         "s.created_at) < now() - $1 * interval '1 millisecond' "
@@ -377,7 +377,7 @@ std::vector<std::int64_t> JobRepository::release_jobs(
     // The attempt the claim counted never ran, so it is taken back; run_at
     // stays, so the job keeps its place ahead of newer ones. Going back to
     // pending fires the requeue trigger: idle workers wake up.
-    auto r = session_.execute_last(
+    auto r = session_.execute_final(
         "WITH changed AS (UPDATE processing_jobs j SET status = 'pending', "
         "locked_by = NULL, heartbeat_at = NULL, started_at = NULL, "
         "attempts = greatest(j.attempts - 1, 0) WHERE j.id = ANY ($1) AND "
@@ -407,7 +407,7 @@ std::int64_t JobRepository::purge_finished_jobs(
     // failed job back) or a key a creator holds is left for the next call.
     const auto row =
         session_
-            .execute_last(
+            .execute_final(
                 "SELECT p.purged_jobs, p.dropped_locks FROM "
                 "soundhash_purge_finished_jobs($1, $2) p",
                 static_cast<std::int64_t>(older_than.count()), max_jobs)
@@ -428,7 +428,7 @@ std::optional<std::chrono::milliseconds> JobRepository::oldest_runnable_wait(
   // SH_PENDING: the index of pending jobs serves only queries that state it.
   return session_.call(op, [&]() -> std::optional<std::chrono::milliseconds> {
     const auto row = session_
-                         .execute_last(
+                         .execute_final(
                              "SELECT floor(extract(epoch FROM now() - "
                              "min(q.run_at)) * 1000)::bigint FROM "
                              "processing_jobs q WHERE " SH_PENDING

@@ -56,7 +56,7 @@ std::pair<ProcessingJob, bool> create_if_absent(
     // A job already there is found without writing: then, leading a READ
     // COMMITTED unit, the call costs one round trip and leaves nothing open.
     auto row = session
-                   .execute_last_may_write_nothing(
+                   .ensure(
                        "SELECT r.created, (r.job).* FROM "
                        "soundhash_create_job_if_not_exists($1, $2, $3, $4, "
                        "$5, $6, $7) r",

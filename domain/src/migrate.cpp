@@ -34,7 +34,7 @@ int migrate(Database& database) {
     for (const auto& m : migrations()) {
       if (applied.contains(m.version)) continue;
       s.call("migrate", [&] {
-        s.run_script(m.sql);
+        s.execute_script(m.sql);
         s.execute(
             "INSERT INTO soundhash_schema_migrations (version, name) "
             "VALUES ($1, $2)",

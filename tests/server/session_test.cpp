@@ -265,7 +265,7 @@ TEST_F(SessionTest, LeadingReadAtReadCommittedLeavesNothingOpen) {
   EXPECT_EQ(items(), 1);
 }
 
-// execute_last_may_write_nothing: a leading write that turned out to write
+// ensure: a leading write that turned out to write
 // nothing ends its transaction at once, like a leading read; anything else
 // keeps the unit whole.
 namespace {
@@ -292,7 +292,7 @@ TEST_F(SessionTest, ALeadingWriteThatWroteNothingLeavesNothingOpen) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   auto s = database.session();
   const int pid = s.backend_pid();
-  auto r = s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  auto r = s.ensure(kInsertIfAbsent, 1, "again");
   EXPECT_EQ(r.affected_rows(), 0);
   EXPECT_FALSE(s.in_transaction());
   // The COMMIT went out without the call waiting for it; the server has it.
@@ -315,7 +315,7 @@ TEST_F(SessionTest, ALeadingWriteThatWroteKeepsItsTransaction) {
   EXPECT_THROW(
       {
         auto s = database.session();
-        auto r = s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "a");
+        auto r = s.ensure(kInsertIfAbsent, 1, "a");
         EXPECT_EQ(r.affected_rows(), 1);
         EXPECT_TRUE(s.in_transaction());
         EXPECT_EQ(backend_state(side, s.backend_pid(), "idle in transaction"),
@@ -327,7 +327,7 @@ TEST_F(SessionTest, ALeadingWriteThatWroteKeepsItsTransaction) {
   EXPECT_EQ(items(), 0);
   {
     auto s = database.session();
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "a");
+    s.ensure(kInsertIfAbsent, 1, "a");
   }
   EXPECT_EQ(items(), 1);
 }
@@ -338,7 +338,7 @@ TEST_F(SessionTest, AWriteOfNothingAfterEarlierWorkKeepsTheUnit) {
       {
         auto s = database.session();
         s.execute("INSERT INTO items VALUES (2, 'b')");
-        s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+        s.ensure(kInsertIfAbsent, 1, "again");
         EXPECT_TRUE(s.in_transaction()) << "the earlier write is still open";
         throw Boom();
       },
@@ -349,7 +349,7 @@ TEST_F(SessionTest, AWriteOfNothingAfterEarlierWorkKeepsTheUnit) {
 TEST_F(SessionTest, AWriteOfNothingAtRepeatableReadTakesNoShortcut) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   auto s = database.session({.isolation = db::Isolation::repeatable_read});
-  s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  s.ensure(kInsertIfAbsent, 1, "again");
   EXPECT_TRUE(s.in_transaction()) << "the snapshot must be kept";
   side.exec("INSERT INTO items VALUES (2, 'b')");
   EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1);
@@ -363,12 +363,12 @@ TEST_F(SessionTest, AConnectionWithABackgroundCommitServesTheNextUser) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   for (int i = 0; i < 3; ++i) {
     auto s = one.session();
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+    s.ensure(kInsertIfAbsent, 1, "again");
   }
   {
     auto s = one.session();
     EXPECT_EQ(s.execute("SELECT count(*) FROM items").one()[0].as<int>(), 1);
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+    s.ensure(kInsertIfAbsent, 1, "again");
     s.execute("INSERT INTO items VALUES (2, 'b')");
   }
   EXPECT_EQ(items(), 2);
@@ -382,7 +382,7 @@ TEST_F(SessionTest, ABackendKilledAfterABackgroundCommitIsReplaced) {
   {
     auto s = database.session();
     pid = s.backend_pid();
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+    s.ensure(kInsertIfAbsent, 1, "again");
   }
   side.terminate(pid);
   {
