@@ -448,3 +448,18 @@ TEST_F(SessionTest, FirstCallAfterIdleSessionTimeoutRetries) {
   EXPECT_EQ(items(), 1);
   EXPECT_EQ(timing_out.pool_stats().in_use, 0u);
 }
+
+// Database::transact's session is not a Kind of its own: it reports scoped
+// and still refuses commit() and rollback() (the unit owns its end).
+TEST_F(SessionTest, TransactSessionReportsScopedAndOwnsItsEnd) {
+  EXPECT_EQ(database.session().kind(), db::Session::Kind::scoped);
+  EXPECT_EQ(database.autocommit_session().kind(),
+            db::Session::Kind::autocommit);
+  database.transact([&](db::Session& s) {
+    EXPECT_EQ(s.kind(), db::Session::Kind::scoped);
+    s.execute("INSERT INTO items VALUES (1, 'a')");
+    EXPECT_THROW(s.commit(), std::logic_error);
+    EXPECT_THROW(s.rollback(), std::logic_error);
+  });
+  EXPECT_EQ(items(), 1);
+}
