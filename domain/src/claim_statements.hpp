@@ -1,12 +1,6 @@
 #pragma once
-// The claim statements of JobRepository (claim_next_job, claim_jobs,
-// complete_job_and_claim_next), for one job type or several.
-//
-// A claim reads only the fronts of the wanted types' pending jobs (an index
-// per type, migration 6), however large the backlog of other types ahead of
-// them. One index over all types in claim order could not do that: a worker
-// of a rare type walked past every job of the other types first (37 ms a
-// claim behind 300,000 of them).
+// Picks the claim statement (sql/claims.hpp) for a claim's shape and job
+// types: one type and several take different statements.
 
 #include <optional>
 #include <string>

@@ -12,10 +12,12 @@
 #include "job_rows.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/log.hpp"
+#include "sql/queue.hpp"
 
 namespace soundhash::db {
 namespace {
 
+namespace sql = detail::sql;
 using detail::to_job;
 using detail::to_jobs;
 
@@ -61,13 +63,6 @@ void check_backoff(std::string_view op, const JobBackoff& b) {
   }
 }
 
-// After a statement that changes job `id` only while `worker` owns it: the
-// row holds the job's status and owner before the statement, then the
-// changed job (NULL columns when nothing changed).
-#define SH_OWNER_COLS                                          \
-  "(SELECT o.status FROM processing_jobs o WHERE o.id = $1), " \
-  "(SELECT o.locked_by FROM processing_jobs o WHERE o.id = $1)"
-
 [[noreturn]] void throw_not_owned(std::string_view op, std::int64_t job_id,
                                   std::string_view worker_id,
                                   const std::optional<std::string>& status,
@@ -85,8 +80,8 @@ void check_backoff(std::string_view op, const JobBackoff& b) {
       job_id);
 }
 
-// Throws JobNotOwned unless the row (SH_OWNER_COLS, then the job) shows that
-// the statement changed the job.
+// Throws JobNotOwned unless the row (the job's status and owner before, then
+// the changed job; see sql/queue.hpp) shows that the statement changed it.
 void require_owned(std::string_view op, const Row& row, std::int64_t job_id,
                    std::string_view worker_id) {
   if (!row[2].is_null()) return;
@@ -108,16 +103,12 @@ std::chrono::milliseconds JobBackoff::delay(int retries) const {
 ProcessingJob JobRepository::create_job(const NewJob& job) {
   detail::require_new_job("create_job", job);
   return session_.call("create_job", [&] {
-    auto created = to_job(
-        session_
-            .execute_final(
-                "INSERT INTO processing_jobs (job_type, target_id, "
-                "parameters, priority, max_retries, run_at) VALUES ($1, $2, "
-                "$3, $4, $5, now() + $6 * interval '1 millisecond') "
-                "RETURNING " SH_JOB_COLS,
-                job.job_type, job.target_id, job.parameters, job.priority,
-                job.max_retries, job.delay.count())
-            .one());
+    auto created =
+        to_job(session_
+                   .execute_final(sql::kCreateJob, job.job_type, job.target_id,
+                                 job.parameters, job.priority, job.max_retries,
+                                 job.delay.count())
+                   .one());
     logger().info("Created new processing job: type={}, target={}, id={}",
                   created.job_type, created.target_id, created.id);
     return created;
@@ -144,15 +135,8 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
     delays.push_back(j.delay.count());
   }
   return session_.call(op, [&] {
-    // Identity values follow the insertion order, which follows `ord`.
-    auto r = session_.execute_final(
-        "INSERT INTO processing_jobs (job_type, target_id, parameters, "
-        "priority, max_retries, run_at) SELECT t, g, p, pr::int, mr::int, "
-        "now() + d * interval '1 millisecond' FROM unnest($1::text[], "
-        "$2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) "
-        "WITH ORDINALITY AS u (t, g, p, pr, mr, d, ord) ORDER BY ord "
-        "RETURNING id",
-        types, targets, params, priorities, max_retries, delays);
+    auto r = session_.execute_final(sql::kCreateJobsBatch, types, targets,
+                                   params, priorities, max_retries, delays);
     auto ids = ids_of(r);
     std::sort(ids.begin(), ids.end());
     logger().info("Created {} processing jobs", ids.size());
@@ -195,14 +179,8 @@ void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
   require_worker(op, worker_id);
   if (progress) detail::require_finite(op, "progress", *progress, 0, 100);
   session_.call(op, [&] {
-    auto r = session_.execute_final(
-        "WITH changed AS (UPDATE processing_jobs j SET heartbeat_at = now(), "
-        "progress = coalesce($3, j.progress), "
-        "current_step = coalesce($4, j.current_step) "
-        "WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2 "
-        "RETURNING j.id) SELECT " SH_OWNER_COLS
-        ", c.id FROM (VALUES (1)) one LEFT JOIN changed c ON true",
-        job_id, worker_id, progress, current_step);
+    auto r = session_.execute_final(sql::kHeartbeat, job_id, worker_id, progress,
+                                   current_step);
     require_owned(op, r.one(), job_id, worker_id);
   });
 }
@@ -215,16 +193,7 @@ std::vector<std::int64_t> JobRepository::complete_jobs(
   return session_.call(op, [&] {
     // A job this worker already completed counts as done: repeating the call
     // after a CommitInDoubt is harmless.
-    auto r = session_.execute_final(
-        "WITH changed AS (UPDATE processing_jobs j SET status = 'completed', "
-        "completed_at = now(), progress = 100 WHERE j.id = ANY ($1) AND "
-        "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
-        "SELECT k.id FROM unnest($1::bigint[]) k (id) "
-        "LEFT JOIN processing_jobs o ON o.id = k.id "
-        "WHERE k.id NOT IN (SELECT id FROM changed) AND "
-        "(o.id IS NULL OR o.status <> 'completed' OR o.locked_by <> $2 OR "
-        "o.locked_by IS NULL)",
-        job_ids, worker_id);
+    auto r = session_.execute_final(sql::kCompleteJobs, job_ids, worker_id);
     auto lost = ids_of(r);
     if (!lost.empty()) {
       logger().warn(
@@ -241,13 +210,7 @@ void JobRepository::complete_job(std::int64_t job_id,
   detail::require_key(op, "job_id", job_id);
   require_worker(op, worker_id);
   session_.call(op, [&] {
-    auto r = session_.execute_final(
-        "WITH changed AS (UPDATE processing_jobs j SET status = 'completed', "
-        "completed_at = now(), progress = 100 WHERE j.id = $1 AND "
-        "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
-        "SELECT " SH_OWNER_COLS
-        ", c.id FROM (VALUES (1)) one LEFT JOIN changed c ON true",
-        job_id, worker_id);
+    auto r = session_.execute_final(sql::kCompleteJob, job_id, worker_id);
     const auto row = r.one();
     if (row[0].as<std::optional<std::string>>() == "completed" &&
         row[1].as<std::optional<std::string>>() == worker_id) {
@@ -292,24 +255,8 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
   std::vector<std::int64_t> delays(kDelaySteps);
   for (int k = 0; k < kDelaySteps; ++k) delays[k] = backoff.delay(k).count();
   return session_.call(op, [&] {
-    auto r = session_.execute_final(
-        "WITH changed AS (UPDATE processing_jobs j SET "
-        "status = CASE WHEN j.retry_count < j.max_retries THEN 'pending' "
-        "ELSE 'failed' END, "
-        "run_at = CASE WHEN j.retry_count < j.max_retries THEN now() + "
-        "($4::bigint[])[least(j.retry_count, 31) + 1] * "
-        "interval '1 millisecond' ELSE j.run_at END, "
-        "retry_count = CASE WHEN j.retry_count < j.max_retries THEN "
-        "j.retry_count + 1 ELSE j.retry_count END, "
-        "completed_at = CASE WHEN j.retry_count < j.max_retries THEN NULL "
-        "ELSE now() END, "
-        "locked_by = CASE WHEN j.retry_count < j.max_retries THEN NULL "
-        "ELSE j.locked_by END, "
-        "heartbeat_at = NULL, error_message = $3 "
-        "WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2 "
-        "RETURNING j.*) SELECT " SH_OWNER_COLS
-        ", c.* FROM (VALUES (1)) one LEFT JOIN changed c ON true",
-        job_id, worker_id, error, delays);
+    auto r =
+        session_.execute_final(sql::kFailJob, job_id, worker_id, error, delays);
     const auto row = r.one();
     require_owned(op, row, job_id, worker_id);
     auto job = to_job(row, 2);
@@ -335,30 +282,8 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
     throw InvalidArgument(std::string(op) + ": older_than must be > 0");
   }
   return session_.call(op, [&] {
-    // SKIP LOCKED: a job another rescuer (or its worker) holds is skipped,
-    // and one whose row changed since this statement's snapshot is
-    // re-checked against the new version, so nothing is rescued twice.
-    auto jobs = to_jobs(session_.execute_final(
-        "WITH stale AS (SELECT s.id FROM processing_jobs s WHERE "
-        "s.status = 'running' AND coalesce(s.heartbeat_at, s.started_at, "
-        "s.created_at) < now() - $1 * interval '1 millisecond' "
-        "FOR UPDATE SKIP LOCKED), "
-        "rescued AS (UPDATE processing_jobs j SET "
-        "status = CASE WHEN j.retry_count < j.max_retries THEN 'pending' "
-        "ELSE 'failed' END, "
-        "retry_count = CASE WHEN j.retry_count < j.max_retries THEN "
-        "j.retry_count + 1 ELSE j.retry_count END, "
-        "completed_at = CASE WHEN j.retry_count < j.max_retries THEN NULL "
-        "ELSE now() END, "
-        "run_at = now(), heartbeat_at = NULL, "
-        "locked_by = CASE WHEN j.retry_count < j.max_retries THEN NULL "
-        "ELSE j.locked_by END, "
-        "error_message = 'rescued: no heartbeat from worker ' || "
-        "coalesce(j.locked_by, '(unknown)') || ' since ' || "
-        "coalesce(j.heartbeat_at, j.started_at, j.created_at) "
-        "FROM stale WHERE j.id = stale.id RETURNING j.*) "
-        "SELECT " SH_JOB_COLS " FROM rescued ORDER BY id",
-        older_than.count()));
+    auto jobs = to_jobs(
+        session_.execute_final(sql::kRescueStaleJobs, older_than.count()));
     for (const auto& j : jobs) {
       logger().warn("Rescued stale job: id={}, type={}, target={}, now {}: {}",
                     j.id, j.job_type, j.target_id, j.status,
@@ -374,17 +299,7 @@ std::vector<std::int64_t> JobRepository::release_jobs(
   require_batch(op, job_ids, worker_id);
   if (job_ids.empty()) return {};
   return session_.call(op, [&] {
-    // The attempt the claim counted never ran, so it is taken back; run_at
-    // stays, so the job keeps its place ahead of newer ones. Going back to
-    // pending fires the requeue trigger: idle workers wake up.
-    auto r = session_.execute_final(
-        "WITH changed AS (UPDATE processing_jobs j SET status = 'pending', "
-        "locked_by = NULL, heartbeat_at = NULL, started_at = NULL, "
-        "attempts = greatest(j.attempts - 1, 0) WHERE j.id = ANY ($1) AND "
-        "j.status = 'running' AND j.locked_by = $2 RETURNING j.id) "
-        "SELECT DISTINCT k.id FROM unnest($1::bigint[]) k (id) "
-        "WHERE k.id NOT IN (SELECT id FROM changed) ORDER BY k.id",
-        job_ids, worker_id);
+    auto r = session_.execute_final(sql::kReleaseJobs, job_ids, worker_id);
     auto lost = ids_of(r);
     logger().info("{}: worker '{}' released {} of {} jobs", op, worker_id,
                   job_ids.size() - lost.size(), job_ids.size());
@@ -400,17 +315,16 @@ std::int64_t JobRepository::purge_finished_jobs(
   }
   detail::require_limit(op, max_jobs);
   return session_.call(op, [&] {
-    // One server function (migration 5, see migrations.cpp): in an autocommit
-    // session one round trip, so the rows it locks are held for one call.
-    // SKIP LOCKED: concurrent purgers split the work instead of queueing on
-    // each other, and a job someone is changing (say `jobs retry` putting a
-    // failed job back) or a key a creator holds is left for the next call.
+    // One server function: in an autocommit session one round trip, so the
+    // rows it locks are held for one call. SKIP LOCKED: concurrent purgers
+    // split the work instead of queueing on each other, and a job someone is
+    // changing (say `jobs retry` putting a failed job back) or a key a
+    // creator holds is left for the next call.
     const auto row =
         session_
-            .execute_final(
-                "SELECT p.purged_jobs, p.dropped_locks FROM "
-                "soundhash_purge_finished_jobs($1, $2) p",
-                static_cast<std::int64_t>(older_than.count()), max_jobs)
+            .execute_final(sql::kPurgeFinishedJobs,
+                          static_cast<std::int64_t>(older_than.count()),
+                          max_jobs)
             .one();
     const auto n = row[0].as<std::int64_t>();
     if (n > 0) {
@@ -425,18 +339,9 @@ std::optional<std::chrono::milliseconds> JobRepository::oldest_runnable_wait(
     const std::vector<std::string>& job_types) {
   constexpr std::string_view op = "oldest_runnable_wait";
   for (const auto& t : job_types) detail::require_id(op, "job_types[i]", t);
-  // SH_PENDING: the index of pending jobs serves only queries that state it.
   return session_.call(op, [&]() -> std::optional<std::chrono::milliseconds> {
-    const auto row = session_
-                         .execute_final(
-                             "SELECT floor(extract(epoch FROM now() - "
-                             "min(q.run_at)) * 1000)::bigint FROM "
-                             "processing_jobs q WHERE " SH_PENDING
-                             " AND q.run_at <= now() AND "
-                             "(cardinality($1::"
-                             "text[]) = 0 OR q.job_type = ANY ($1))",
-                             job_types)
-                         .one();
+    const auto row =
+        session_.execute_final(sql::kOldestRunnableWait, job_types).one();
     if (row[0].is_null()) return std::nullopt;
     return std::chrono::milliseconds{row[0].as<std::int64_t>()};
   });

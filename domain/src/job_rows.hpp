@@ -12,21 +12,6 @@
 
 namespace soundhash::db::detail {
 
-// The predicate of the index of pending jobs (migration 7) for the row alias
-// `q`, verbatim: a query reads that index only when it states this. Queries
-// that find jobs another way (by id, by target) do not, so stale statistics
-// cannot lead them there; see kOwnIndexes in migrations.cpp.
-#define SH_PENDING \
-  "q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL"
-
-// In table order, so that `(r.job).*` and `c.*` produce the same columns.
-// Queries put those at the end of their rows: columns a later migration adds
-// then only trail what to_job reads.
-#define SH_JOB_COLS                                                       \
-  "id, job_type, status, target_id, parameters, progress, current_step, " \
-  "created_at, started_at, completed_at, error_message, retry_count, "    \
-  "max_retries, priority, run_at, attempts, locked_by, heartbeat_at"
-
 inline ProcessingJob to_job(const Row& r, int first = 0) {
   ProcessingJob j;
   j.id = r[first + 0].as<std::int64_t>();

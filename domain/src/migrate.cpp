@@ -1,33 +1,29 @@
-// Applies SoundHash's bundled migrations (see migrations.cpp for the SQL).
+// Applies SoundHash's bundled migrations (domain/schema/*.sql).
 
 #include <set>
 
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/log.hpp"
 #include "soundhash/db/migrations.hpp"
+#include "sql/migration_table.hpp"
 
 namespace soundhash::db {
 namespace {
+
+namespace sql = detail::sql;
 
 // Key of the transaction-level advisory lock that serialises migrate() across
 // processes ("SHDBMIGR"). Transaction-level so it also works behind PgBouncer.
 constexpr long long kMigrateLock = 0x534844424d494752LL;
 
-constexpr std::string_view kCreateTracking =
-    "CREATE TABLE IF NOT EXISTS soundhash_schema_migrations ("
-    " version integer PRIMARY KEY,"
-    " name text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
-
 }  // namespace
 
 int migrate(Database& database) {
   return database.transact([](Session& s) {
-    s.execute("SELECT pg_advisory_xact_lock($1)", kMigrateLock);
-    s.execute(kCreateTracking);
+    s.execute(sql::kLockMigrations, kMigrateLock);
+    s.execute(sql::kCreateMigrationTable);
     std::set<int> applied;
-    for (const auto& row :
-         s.execute("SELECT version FROM soundhash_schema_migrations")) {
+    for (const auto& row : s.execute(sql::kAppliedVersions)) {
       applied.insert(row[0].as<int>());
     }
     int count = 0;
@@ -35,10 +31,7 @@ int migrate(Database& database) {
       if (applied.contains(m.version)) continue;
       s.call("migrate", [&] {
         s.execute_script(m.sql);
-        s.execute(
-            "INSERT INTO soundhash_schema_migrations (version, name) "
-            "VALUES ($1, $2)",
-            m.version, m.name);
+        s.execute(sql::kRecordMigration, m.version, m.name);
       });
       logger().info("Applied migration {} ({})", m.version, m.name);
       ++count;
@@ -49,15 +42,9 @@ int migrate(Database& database) {
 
 int schema_version(Database& database) {
   return database.transact([](Session& s) {
-    auto exists = s.execute(
-        "SELECT to_regclass('soundhash_schema_migrations') IS NOT NULL");
+    auto exists = s.execute(sql::kMigrationTableExists);
     if (!exists.one()[0].as<bool>()) return 0;
-    return s
-        .execute(
-            "SELECT coalesce(max(version), 0) FROM "
-            "soundhash_schema_migrations")
-        .one()[0]
-        .as<int>();
+    return s.execute(sql::kSchemaVersion).one()[0].as<int>();
   });
 }
 

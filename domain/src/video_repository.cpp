@@ -4,14 +4,12 @@
 
 #include "checks.hpp"
 #include "copy_binary.hpp"
+#include "sql/videos.hpp"
 
 namespace soundhash::db {
 namespace {
 
-// Column lists, in the order the to_* functions read them.
-#define SH_CHANNEL_COLS                                           \
-  "id, channel_id, channel_name, description, subscriber_count, " \
-  "video_count, is_active, created_at, updated_at, last_processed"
+namespace sql = detail::sql;
 
 Channel to_channel(const Row& r) {
   Channel c;
@@ -27,12 +25,6 @@ Channel to_channel(const Row& r) {
   c.last_processed = r[9].as<std::optional<Timestamp>>();
   return c;
 }
-
-#define SH_VIDEO_COLS                                                        \
-  "id, video_id, channel_id, title, description, duration, view_count, "     \
-  "like_count, upload_date, url, thumbnail_url, processed, "                 \
-  "processing_started, processing_completed, processing_error, created_at, " \
-  "updated_at"
 
 Video to_video(const Row& r) {
   Video v;
@@ -56,10 +48,6 @@ Video to_video(const Row& r) {
   return v;
 }
 
-#define SH_FP_COLS                                                           \
-  "id, video_id, start_time, end_time, fingerprint_hash, fingerprint_data, " \
-  "confidence_score, peak_count, sample_rate, segment_length, created_at"
-
 AudioFingerprint to_fingerprint(const Row& r) {
   AudioFingerprint f;
   f.id = r[0].as<std::int64_t>();
@@ -75,10 +63,6 @@ AudioFingerprint to_fingerprint(const Row& r) {
   f.created_at = r[10].as<Timestamp>();
   return f;
 }
-
-#define SH_MATCH_COLS                                                    \
-  "id, query_fingerprint_id, matched_fingerprint_id, similarity_score, " \
-  "match_confidence, query_source, query_url, query_user, created_at"
 
 MatchResult to_match(const Row& r) {
   MatchResult m;
@@ -136,14 +120,11 @@ Channel VideoRepository::create_channel(std::string_view channel_id,
                                         const ChannelDetails& d) {
   detail::require_id("create_channel", "channel_id", channel_id);
   return session_.call("create_channel", [&] {
-    return to_channel(
-        session_
-            .execute("INSERT INTO channels (channel_id, channel_name, "
-                     "description, subscriber_count, video_count) "
-                     "VALUES ($1, $2, $3, $4, $5) RETURNING " SH_CHANNEL_COLS,
-                     channel_id, channel_name, d.description,
-                     d.subscriber_count, d.video_count)
-            .one());
+    return to_channel(session_
+                          .execute(sql::kCreateChannel, channel_id,
+                                   channel_name, d.description,
+                                   d.subscriber_count, d.video_count)
+                          .one());
   });
 }
 
@@ -151,9 +132,7 @@ std::optional<Channel> VideoRepository::get_channel_by_id(
     std::string_view channel_id) {
   detail::require_id("get_channel_by_id", "channel_id", channel_id);
   return session_.call("get_channel_by_id", [&]() -> std::optional<Channel> {
-    auto r = session_.read("SELECT " SH_CHANNEL_COLS
-                           " FROM channels WHERE channel_id = $1",
-                           channel_id);
+    auto r = session_.read(sql::kGetChannelById, channel_id);
     if (r.empty()) return std::nullopt;
     return to_channel(r[0]);
   });
@@ -171,16 +150,11 @@ Video VideoRepository::create_video(std::string_view video_id,
                            HUGE_VAL);
   }
   return session_.call("create_video", [&] {
-    return to_video(
-        session_
-            .execute("INSERT INTO videos (video_id, channel_id, title, url, "
-                     "description, duration, view_count, like_count, "
-                     "upload_date, thumbnail_url) VALUES ($1, $2, $3, $4, $5, "
-                     "$6, $7, $8, $9, $10) RETURNING " SH_VIDEO_COLS,
-                     video_id, channel_id, title, url, d.description,
-                     d.duration, d.view_count, d.like_count, d.upload_date,
-                     d.thumbnail_url)
-            .one());
+    return to_video(session_
+                        .execute(sql::kCreateVideo, video_id, channel_id, title,
+                                 url, d.description, d.duration, d.view_count,
+                                 d.like_count, d.upload_date, d.thumbnail_url)
+                        .one());
   });
 }
 
@@ -188,8 +162,7 @@ std::optional<Video> VideoRepository::get_video_by_id(
     std::string_view video_id) {
   detail::require_id("get_video_by_id", "video_id", video_id);
   return session_.call("get_video_by_id", [&]() -> std::optional<Video> {
-    auto r = session_.read(
-        "SELECT " SH_VIDEO_COLS " FROM videos WHERE video_id = $1", video_id);
+    auto r = session_.read(sql::kGetVideoById, video_id);
     if (r.empty()) return std::nullopt;
     return to_video(r[0]);
   });
@@ -198,10 +171,7 @@ std::optional<Video> VideoRepository::get_video_by_id(
 std::vector<Video> VideoRepository::get_unprocessed_videos(int limit) {
   detail::require_limit("get_unprocessed_videos", limit);
   return session_.call("get_unprocessed_videos", [&] {
-    return map_rows<Video>(session_.read("SELECT " SH_VIDEO_COLS
-                                         " FROM videos WHERE NOT processed "
-                                         "ORDER BY created_at, id LIMIT $1",
-                                         limit),
+    return map_rows<Video>(session_.read(sql::kGetUnprocessedVideos, limit),
                            to_video);
   });
 }
@@ -210,13 +180,7 @@ bool VideoRepository::mark_video_processed(std::int64_t id, bool success,
                                            std::optional<std::string> error) {
   detail::require_key("mark_video_processed", "id", id);
   return session_.call("mark_video_processed", [&] {
-    return session_
-               .execute(
-                   "UPDATE videos SET processed = true, "
-                   "processing_completed = now(), updated_at = now(), "
-                   "processing_error = CASE WHEN $2 THEN NULL ELSE $3 END "
-                   "WHERE id = $1",
-                   id, success, error)
+    return session_.execute(sql::kMarkVideoProcessed, id, success, error)
                .affected_rows() == 1;
   });
 }
@@ -224,18 +188,13 @@ bool VideoRepository::mark_video_processed(std::int64_t id, bool success,
 AudioFingerprint VideoRepository::create_fingerprint(const NewFingerprint& fp) {
   check_fingerprint("create_fingerprint", fp);
   return session_.call("create_fingerprint", [&] {
-    return to_fingerprint(
-        session_
-            .execute("INSERT INTO audio_fingerprints (video_id, start_time, "
-                     "end_time, fingerprint_hash, fingerprint_data, "
-                     "confidence_score, peak_count, sample_rate, "
-                     "segment_length) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                     "$9) RETURNING " SH_FP_COLS,
-                     fp.video_id, fp.start_time, fp.end_time,
-                     fp.fingerprint_hash, fp.fingerprint_data,
-                     fp.confidence_score, fp.peak_count, fp.sample_rate,
-                     fp.segment_length)
-            .one());
+    return to_fingerprint(session_
+                              .execute(sql::kCreateFingerprint, fp.video_id,
+                                       fp.start_time, fp.end_time,
+                                       fp.fingerprint_hash, fp.fingerprint_data,
+                                       fp.confidence_score, fp.peak_count,
+                                       fp.sample_rate, fp.segment_length)
+                              .one());
   });
 }
 
@@ -263,24 +222,14 @@ std::int64_t VideoRepository::create_fingerprints_batch(
   }
   const std::string_view data = copy.finish();
   return session_.call("create_fingerprints_batch", [&] {
-    return session_.copy_in(
-        "COPY audio_fingerprints (video_id, start_time, end_time, "
-        "fingerprint_hash, fingerprint_data, confidence_score, peak_count, "
-        "sample_rate, segment_length) FROM STDIN (FORMAT binary)",
-        data);
+    return session_.copy_in(sql::kCopyFingerprints, data);
   });
 }
 
 bool VideoRepository::check_fingerprints_exist(std::int64_t video_id) {
   detail::require_key("check_fingerprints_exist", "video_id", video_id);
   return session_.call("check_fingerprints_exist", [&] {
-    return session_
-        .read(
-            "SELECT EXISTS (SELECT 1 FROM audio_fingerprints WHERE video_id = "
-            "$1)",
-            video_id)
-        .one()[0]
-        .as<bool>();
+    return session_.read(sql::kFingerprintsExist, video_id).one()[0].as<bool>();
   });
 }
 
@@ -290,10 +239,7 @@ std::vector<AudioFingerprint> VideoRepository::find_matching_fingerprints(
   detail::require_limit("find_matching_fingerprints", limit);
   return session_.call("find_matching_fingerprints", [&] {
     return map_rows<AudioFingerprint>(
-        session_.read("SELECT " SH_FP_COLS
-                      " FROM audio_fingerprints WHERE fingerprint_hash = $1 "
-                      "ORDER BY id LIMIT $2",
-                      hash, limit),
+        session_.read(sql::kFindMatchingFingerprints, hash, limit),
         to_fingerprint);
   });
 }
@@ -301,17 +247,13 @@ std::vector<AudioFingerprint> VideoRepository::find_matching_fingerprints(
 MatchResult VideoRepository::create_match_result(const NewMatchResult& m) {
   check_match("create_match_result", m);
   return session_.call("create_match_result", [&] {
-    return to_match(
-        session_
-            .execute(
-                "INSERT INTO match_results (query_fingerprint_id, "
-                "matched_fingerprint_id, similarity_score, "
-                "match_confidence, query_source, query_url, query_user) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING " SH_MATCH_COLS,
-                m.query_fingerprint_id, m.matched_fingerprint_id,
-                m.similarity_score, m.match_confidence, m.query_source,
-                m.query_url, m.query_user)
-            .one());
+    return to_match(session_
+                        .execute(sql::kCreateMatchResult,
+                                 m.query_fingerprint_id,
+                                 m.matched_fingerprint_id, m.similarity_score,
+                                 m.match_confidence, m.query_source,
+                                 m.query_url, m.query_user)
+                        .one());
   });
 }
 
@@ -333,11 +275,7 @@ std::int64_t VideoRepository::create_match_results_batch(
   }
   const std::string_view data = copy.finish();
   return session_.call("create_match_results_batch", [&] {
-    return session_.copy_in(
-        "COPY match_results (query_fingerprint_id, matched_fingerprint_id, "
-        "similarity_score, match_confidence, query_source, query_url, "
-        "query_user) FROM STDIN (FORMAT binary)",
-        data);
+    return session_.copy_in(sql::kCopyMatchResults, data);
   });
 }
 
@@ -348,10 +286,7 @@ std::vector<MatchResult> VideoRepository::get_top_matches(
   detail::require_limit("get_top_matches", limit);
   return session_.call("get_top_matches", [&] {
     return map_rows<MatchResult>(
-        session_.read("SELECT " SH_MATCH_COLS
-                      " FROM match_results WHERE query_fingerprint_id = $1 "
-                      "ORDER BY similarity_score DESC, id LIMIT $2",
-                      query_fingerprint_id, limit),
+        session_.read(sql::kGetTopMatches, query_fingerprint_id, limit),
         to_match);
   });
 }

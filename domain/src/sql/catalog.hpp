@@ -1,0 +1,72 @@
+#pragma once
+// Every SQL statement of the domain, by name. The statement check
+// (tests/server/statements_test.cpp) prepares each against the migrated
+// schema, and fails if a statement literal under domain/src is missing here.
+
+#include <string_view>
+
+#include "sql/claims.hpp"
+#include "sql/jobs.hpp"
+#include "sql/migration_table.hpp"
+#include "sql/queue.hpp"
+#include "sql/videos.hpp"
+
+namespace soundhash::db::detail::sql {
+
+struct NamedStatement {
+  std::string_view name;
+  std::string_view text;
+};
+
+inline constexpr NamedStatement kCatalog[] = {
+    // videos.hpp
+    {"create_channel", kCreateChannel},
+    {"get_channel_by_id", kGetChannelById},
+    {"create_video", kCreateVideo},
+    {"get_video_by_id", kGetVideoById},
+    {"get_unprocessed_videos", kGetUnprocessedVideos},
+    {"mark_video_processed", kMarkVideoProcessed},
+    {"create_fingerprint", kCreateFingerprint},
+    {"copy_fingerprints", kCopyFingerprints},
+    {"fingerprints_exist", kFingerprintsExist},
+    {"find_matching_fingerprints", kFindMatchingFingerprints},
+    {"create_match_result", kCreateMatchResult},
+    {"copy_match_results", kCopyMatchResults},
+    {"get_top_matches", kGetTopMatches},
+    // jobs.hpp
+    {"job_exists", kJobExists},
+    {"create_job_if_not_exists", kCreateJobIfNotExists},
+    {"get_pending_jobs_of_type", kGetPendingJobsOfType},
+    {"get_pending_jobs", kGetPendingJobs},
+    {"get_jobs_by_target", kGetJobsByTarget},
+    {"update_job_status", kUpdateJobStatus},
+    {"count_jobs_by_status", kCountJobsByStatus},
+    {"jobs_exist_batch", kJobsExistBatch},
+    // queue.hpp
+    {"create_job", kCreateJob},
+    {"create_jobs_batch", kCreateJobsBatch},
+    {"heartbeat", kHeartbeat},
+    {"complete_jobs", kCompleteJobs},
+    {"complete_job", kCompleteJob},
+    {"fail_job", kFailJob},
+    {"rescue_stale_jobs", kRescueStaleJobs},
+    {"release_jobs", kReleaseJobs},
+    {"purge_finished_jobs", kPurgeFinishedJobs},
+    {"oldest_runnable_wait", kOldestRunnableWait},
+    // claims.hpp
+    {"claim_next_job_of_type", kClaimNextJobOfType},
+    {"claim_next_job_of_types", kClaimNextJobOfTypes},
+    {"claim_jobs_of_type", kClaimJobsOfType},
+    {"claim_jobs_of_types", kClaimJobsOfTypes},
+    {"complete_and_claim_next_of_type", kCompleteAndClaimNextOfType},
+    {"complete_and_claim_next_of_types", kCompleteAndClaimNextOfTypes},
+    // migration_table.hpp
+    {"lock_migrations", kLockMigrations},
+    {"create_migration_table", kCreateMigrationTable},
+    {"applied_versions", kAppliedVersions},
+    {"record_migration", kRecordMigration},
+    {"migration_table_exists", kMigrationTableExists},
+    {"schema_version", kSchemaVersion},
+};
+
+}  // namespace soundhash::db::detail::sql
