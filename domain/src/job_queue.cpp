@@ -106,8 +106,8 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
     auto created =
         to_job(session_
                    .execute_final(sql::kCreateJob, job.job_type, job.target_id,
-                                 job.parameters, job.priority, job.max_retries,
-                                 job.delay.count())
+                                  job.parameters, job.priority, job.max_retries,
+                                  job.delay.count())
                    .one());
     logger().info("Created new processing job: type={}, target={}, id={}",
                   created.job_type, created.target_id, created.id);
@@ -136,7 +136,7 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
   }
   return session_.call(op, [&] {
     auto r = session_.execute_final(sql::kCreateJobsBatch, types, targets,
-                                   params, priorities, max_retries, delays);
+                                    params, priorities, max_retries, delays);
     auto ids = ids_of(r);
     std::sort(ids.begin(), ids.end());
     logger().info("Created {} processing jobs", ids.size());
@@ -179,8 +179,8 @@ void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
   require_worker(op, worker_id);
   if (progress) detail::require_finite(op, "progress", *progress, 0, 100);
   session_.call(op, [&] {
-    auto r = session_.execute_final(sql::kHeartbeat, job_id, worker_id, progress,
-                                   current_step);
+    auto r = session_.execute_final(sql::kHeartbeat, job_id, worker_id,
+                                    progress, current_step);
     require_owned(op, r.one(), job_id, worker_id);
   });
 }
@@ -323,8 +323,8 @@ std::int64_t JobRepository::purge_finished_jobs(
     const auto row =
         session_
             .execute_final(sql::kPurgeFinishedJobs,
-                          static_cast<std::int64_t>(older_than.count()),
-                          max_jobs)
+                           static_cast<std::int64_t>(older_than.count()),
+                           max_jobs)
             .one();
     const auto n = row[0].as<std::int64_t>();
     if (n > 0) {

@@ -56,9 +56,8 @@ std::pair<ProcessingJob, bool> create_if_absent(
     // COMMITTED unit, the call costs one round trip and leaves nothing open.
     auto row =
         session
-            .ensure(
-                sql::kCreateJobIfNotExists, job_type, target_id, parameters,
-                check_statuses, priority, max_retries, delay.count())
+            .ensure(sql::kCreateJobIfNotExists, job_type, target_id, parameters,
+                    check_statuses, priority, max_retries, delay.count())
             .one();
     std::pair<ProcessingJob, bool> out{to_job(row, 1), row[0].as<bool>()};
     const auto& job = out.first;
