@@ -131,7 +131,7 @@ void request_processing(std::string_view video_id) {
 // nothing, and this scope costs one round trip with nothing left to commit.
 bool register_channel(db::Database& database, std::string_view channel_id) {
   auto s = database.session();
-  const auto r = s.execute_last_may_write_nothing(
+  const auto r = s.ensure(
       "INSERT INTO channels (channel_id) VALUES ($1) "
       "ON CONFLICT (channel_id) DO NOTHING",
       channel_id);

@@ -104,9 +104,9 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
   return session_.call("create_job", [&] {
     auto created =
         session_
-            .execute_last(sql::kCreateJob, job.job_type, job.target_id,
-                          job.parameters, job.priority, job.max_retries,
-                          job.delay.count())
+            .execute_final(sql::kCreateJob, job.job_type, job.target_id,
+                           job.parameters, job.priority, job.max_retries,
+                           job.delay.count())
             .one()
             .as<ProcessingJob>();
     logger().info("Created new processing job: type={}, target={}, id={}",
@@ -135,8 +135,8 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
     delays.push_back(j.delay.count());
   }
   return session_.call(op, [&] {
-    auto r = session_.execute_last(sql::kCreateJobsBatch, types, targets,
-                                   params, priorities, max_retries, delays);
+    auto r = session_.execute_final(sql::kCreateJobsBatch, types, targets,
+                                    params, priorities, max_retries, delays);
     auto ids = ids_of(r);
     std::sort(ids.begin(), ids.end());
     logger().info("Created {} processing jobs", ids.size());
@@ -151,7 +151,7 @@ std::optional<ProcessingJob> JobRepository::claim_next_job(
   require_worker(op, worker_id);
   const detail::Claim claim(detail::ClaimShape::kNext, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
-    auto r = session_.execute_last(claim.sql(), claim.types(), worker_id);
+    auto r = session_.execute_final(claim.sql(), claim.types(), worker_id);
     if (r.empty()) return std::nullopt;
     return r[0].as<ProcessingJob>();
   });
@@ -166,7 +166,7 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   detail::require_limit(op, n);
   const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
   return session_.call(op, [&] {
-    return session_.execute_last(claim.sql(), claim.types(), worker_id, n)
+    return session_.execute_final(claim.sql(), claim.types(), worker_id, n)
         .as_vector<ProcessingJob>();
   });
 }
@@ -179,8 +179,8 @@ void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
   require_worker(op, worker_id);
   if (progress) detail::require_finite(op, "progress", *progress, 0, 100);
   session_.call(op, [&] {
-    auto r = session_.execute_last(sql::kHeartbeat, job_id, worker_id, progress,
-                                   current_step);
+    auto r = session_.execute_final(sql::kHeartbeat, job_id, worker_id,
+                                    progress, current_step);
     require_owned(op, r.one(), job_id, worker_id);
   });
 }
@@ -193,7 +193,7 @@ std::vector<std::int64_t> JobRepository::complete_jobs(
   return session_.call(op, [&] {
     // A job this worker already completed counts as done: repeating the call
     // after a CommitInDoubt is harmless.
-    auto r = session_.execute_last(sql::kCompleteJobs, job_ids, worker_id);
+    auto r = session_.execute_final(sql::kCompleteJobs, job_ids, worker_id);
     auto lost = ids_of(r);
     if (!lost.empty()) {
       logger().warn(
@@ -210,7 +210,7 @@ void JobRepository::complete_job(std::int64_t job_id,
   detail::require_key(op, "job_id", job_id);
   require_worker(op, worker_id);
   session_.call(op, [&] {
-    auto r = session_.execute_last(sql::kCompleteJob, job_id, worker_id);
+    auto r = session_.execute_final(sql::kCompleteJob, job_id, worker_id);
     const auto row = r.one();
     if (row[0].as<std::optional<std::string>>() == "completed" &&
         row[1].as<std::optional<std::string>>() == worker_id) {
@@ -230,7 +230,7 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
   const detail::Claim claim(detail::ClaimShape::kCompleteAndClaim, job_types);
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
     auto r =
-        session_.execute_last(claim.sql(), claim.types(), worker_id, job_id);
+        session_.execute_final(claim.sql(), claim.types(), worker_id, job_id);
     const auto row = r.one();
     if (row[2].as<std::int64_t>() == 0 &&
         !(row[0].as<std::optional<std::string>>() == "completed" &&
@@ -256,7 +256,7 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
   for (int k = 0; k < kDelaySteps; ++k) delays[k] = backoff.delay(k).count();
   return session_.call(op, [&] {
     auto r =
-        session_.execute_last(sql::kFailJob, job_id, worker_id, error, delays);
+        session_.execute_final(sql::kFailJob, job_id, worker_id, error, delays);
     const auto row = r.one();
     require_owned(op, row, job_id, worker_id);
     auto job = row.as<ProcessingJob>(2);
@@ -282,8 +282,9 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
     throw InvalidArgument(std::string(op) + ": older_than must be > 0");
   }
   return session_.call(op, [&] {
-    auto jobs = session_.execute_last(sql::kRescueStaleJobs, older_than.count())
-                    .as_vector<ProcessingJob>();
+    auto jobs =
+        session_.execute_final(sql::kRescueStaleJobs, older_than.count())
+            .as_vector<ProcessingJob>();
     for (const auto& j : jobs) {
       logger().warn("Rescued stale job: id={}, type={}, target={}, now {}: {}",
                     j.id, j.job_type, j.target_id, j.status,
@@ -299,7 +300,7 @@ std::vector<std::int64_t> JobRepository::release_jobs(
   require_batch(op, job_ids, worker_id);
   if (job_ids.empty()) return {};
   return session_.call(op, [&] {
-    auto r = session_.execute_last(sql::kReleaseJobs, job_ids, worker_id);
+    auto r = session_.execute_final(sql::kReleaseJobs, job_ids, worker_id);
     auto lost = ids_of(r);
     logger().info("{}: worker '{}' released {} of {} jobs", op, worker_id,
                   job_ids.size() - lost.size(), job_ids.size());
@@ -322,9 +323,9 @@ std::int64_t JobRepository::purge_finished_jobs(
     // creator holds is left for the next call.
     const auto row =
         session_
-            .execute_last(sql::kPurgeFinishedJobs,
-                          static_cast<std::int64_t>(older_than.count()),
-                          max_jobs)
+            .execute_final(sql::kPurgeFinishedJobs,
+                           static_cast<std::int64_t>(older_than.count()),
+                           max_jobs)
             .one();
     const auto n = row[0].as<std::int64_t>();
     if (n > 0) {
@@ -341,7 +342,7 @@ std::optional<std::chrono::milliseconds> JobRepository::oldest_runnable_wait(
   for (const auto& t : job_types) detail::require_id(op, "job_types[i]", t);
   return session_.call(op, [&]() -> std::optional<std::chrono::milliseconds> {
     const auto row =
-        session_.execute_last(sql::kOldestRunnableWait, job_types).one();
+        session_.execute_final(sql::kOldestRunnableWait, job_types).one();
     if (row[0].is_null()) return std::nullopt;
     return std::chrono::milliseconds{row[0].as<std::int64_t>()};
   });

@@ -54,9 +54,8 @@ std::pair<ProcessingJob, bool> create_if_absent(
     // COMMITTED unit, the call costs one round trip and leaves nothing open.
     auto row =
         session
-            .execute_last_may_write_nothing(
-                sql::kCreateJobIfNotExists, job_type, target_id, parameters,
-                check_statuses, priority, max_retries, delay.count())
+            .ensure(sql::kCreateJobIfNotExists, job_type, target_id, parameters,
+                    check_statuses, priority, max_retries, delay.count())
             .one();
     std::pair<ProcessingJob, bool> out{row.as<ProcessingJob>(1),
                                        row[0].as<bool>()};

@@ -32,7 +32,7 @@ int migrate(Database& database) {
     for (const auto& m : migrations()) {
       if (applied.contains(m.version)) continue;
       s.call("migrate", [&] {
-        s.run_script(m.sql);
+        s.execute_script(m.sql);
         s.execute(sql::kRecordMigration, m.version, m.name);
       });
       logger().info("Applied migration {} ({})", m.version, m.name);

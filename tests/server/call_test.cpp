@@ -45,7 +45,7 @@ struct Boom : std::runtime_error {
   Boom() : std::runtime_error("boom") {}
 };
 
-// Defect 1: the inner create_job's execute_last carried a COMMIT although the
+// Defect 1: the inner create_job's execute_final carried a COMMIT although the
 // outer call was still open; the second create then threw logic_error.
 TEST_F(CallTest, AutocommitNestedRepositoryCallsJoinTheOuterCall) {
   auto s = database.autocommit_session();

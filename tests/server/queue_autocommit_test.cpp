@@ -55,7 +55,7 @@ TEST_F(QueueTest, AutocommitMultiStatementCallIsStillOneTransaction) {
   EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), 2);
   EXPECT_THROW(a.call("bad",
                       [&] {
-                        a.execute_last("SELECT 1");
+                        a.execute_final("SELECT 1");
                         a.execute("SELECT 2");
                       }),
                std::logic_error);

@@ -260,7 +260,7 @@ TEST_F(SessionTest, LeadingReadAtReadCommittedLeavesNothingOpen) {
   EXPECT_EQ(items(), 1);
 }
 
-// execute_last_may_write_nothing: a leading write that turned out to write
+// ensure: a leading write that turned out to write
 // nothing ends its transaction at once, like a leading read; anything else
 // keeps the unit whole.
 namespace {
@@ -287,7 +287,7 @@ TEST_F(SessionTest, ALeadingWriteThatWroteNothingLeavesNothingOpen) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   auto s = database.session();
   const int pid = s.backend_pid();
-  auto r = s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  auto r = s.ensure(kInsertIfAbsent, 1, "again");
   EXPECT_EQ(r.affected_rows(), 0);
   EXPECT_FALSE(s.in_transaction());
   // The COMMIT went out without the call waiting for it; the server has it.
@@ -310,7 +310,7 @@ TEST_F(SessionTest, ALeadingWriteThatWroteKeepsItsTransaction) {
   EXPECT_THROW(
       {
         auto s = database.session();
-        auto r = s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "a");
+        auto r = s.ensure(kInsertIfAbsent, 1, "a");
         EXPECT_EQ(r.affected_rows(), 1);
         EXPECT_TRUE(s.in_transaction());
         EXPECT_EQ(backend_state(side, s.backend_pid(), "idle in transaction"),
@@ -322,7 +322,7 @@ TEST_F(SessionTest, ALeadingWriteThatWroteKeepsItsTransaction) {
   EXPECT_EQ(items(), 0);
   {
     auto s = database.session();
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "a");
+    s.ensure(kInsertIfAbsent, 1, "a");
   }
   EXPECT_EQ(items(), 1);
 }
@@ -333,7 +333,7 @@ TEST_F(SessionTest, AWriteOfNothingAfterEarlierWorkKeepsTheUnit) {
       {
         auto s = database.session();
         s.execute("INSERT INTO items VALUES (2, 'b')");
-        s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+        s.ensure(kInsertIfAbsent, 1, "again");
         EXPECT_TRUE(s.in_transaction()) << "the earlier write is still open";
         throw Boom();
       },
@@ -344,7 +344,7 @@ TEST_F(SessionTest, AWriteOfNothingAfterEarlierWorkKeepsTheUnit) {
 TEST_F(SessionTest, AWriteOfNothingAtRepeatableReadTakesNoShortcut) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   auto s = database.session({.isolation = db::Isolation::repeatable_read});
-  s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+  s.ensure(kInsertIfAbsent, 1, "again");
   EXPECT_TRUE(s.in_transaction()) << "the snapshot must be kept";
   side.exec("INSERT INTO items VALUES (2, 'b')");
   EXPECT_EQ(s.read("SELECT count(*) FROM items").as<int>(), 1);
@@ -358,12 +358,12 @@ TEST_F(SessionTest, AConnectionWithABackgroundCommitServesTheNextUser) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   for (int i = 0; i < 3; ++i) {
     auto s = one.session();
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+    s.ensure(kInsertIfAbsent, 1, "again");
   }
   {
     auto s = one.session();
     EXPECT_EQ(s.execute("SELECT count(*) FROM items").as<int>(), 1);
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+    s.ensure(kInsertIfAbsent, 1, "again");
     s.execute("INSERT INTO items VALUES (2, 'b')");
   }
   EXPECT_EQ(items(), 2);
@@ -377,7 +377,7 @@ TEST_F(SessionTest, ABackendKilledAfterABackgroundCommitIsReplaced) {
   {
     auto s = database.session();
     pid = s.backend_pid();
-    s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
+    s.ensure(kInsertIfAbsent, 1, "again");
   }
   side.terminate(pid);
   {
@@ -442,4 +442,19 @@ TEST_F(SessionTest, FirstCallAfterIdleSessionTimeoutRetries) {
   s.commit();
   EXPECT_EQ(items(), 1);
   EXPECT_EQ(timing_out.pool_stats().in_use, 0u);
+}
+
+// Database::transact's session is not a Kind of its own: it reports scoped
+// and still refuses commit() and rollback() (the unit owns its end).
+TEST_F(SessionTest, TransactSessionReportsScopedAndOwnsItsEnd) {
+  EXPECT_EQ(database.session().kind(), db::Session::Kind::scoped);
+  EXPECT_EQ(database.autocommit_session().kind(),
+            db::Session::Kind::autocommit);
+  database.transact([&](db::Session& s) {
+    EXPECT_EQ(s.kind(), db::Session::Kind::scoped);
+    s.execute("INSERT INTO items VALUES (1, 'a')");
+    EXPECT_THROW(s.commit(), std::logic_error);
+    EXPECT_THROW(s.rollback(), std::logic_error);
+  });
+  EXPECT_EQ(items(), 1);
 }

@@ -239,7 +239,7 @@ TEST_F(PoolStateReset, ScriptsAndCopyAreSeenToo) {
   int pid = 0;
   {
     auto s = database.session();
-    s.run_script("CREATE TABLE t (x int); SET statement_timeout = '50ms'");
+    s.execute_script("CREATE TABLE t (x int); SET statement_timeout = '50ms'");
     pid = s.backend_pid();
   }
   {

@@ -65,7 +65,7 @@ class Database {
       -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
     using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
     return db_retry("transact", config_.retry, [&]() -> R {
-      Session s(*this, options, Session::Kind::managed);
+      Session s(*this, options, Session::ForTransact{});
       if constexpr (std::is_void_v<R>) {
         fn(s);
         s.commit_unit();

@@ -32,15 +32,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <type_traits>
-#include <utility>
 
-#include "soundhash/db/detail/connection.hpp"
 #include "soundhash/db/detail/lease.hpp"
 #include "soundhash/db/detail/params.hpp"
 #include "soundhash/db/result.hpp"
@@ -50,18 +48,29 @@
 namespace soundhash::db {
 
 class Database;
+namespace detail {
+class Connection;
+struct Prefix;
+struct Trip;
+}  // namespace detail
 
 /// One unit of work on one pooled connection: commits when its scope exits
 /// normally, rolls back when an exception leaves it, and always gives the
 /// connection back. Made by Database::session(); not copyable or movable.
 /// See the file comment for how calls are retried and rolled back.
+///
+/// Ways to run SQL, by purpose: execute() a statement, read() one that only
+/// reads, execute_final() the statement that ends its call, ensure() an
+/// idempotent write that often has nothing to do, execute_script() a script
+/// of several statements, copy_in() bulk rows; call() groups them into one
+/// call.
 class Session {
  public:
   /// How the session ends when its scope exits normally.
   enum class Kind {
-    scoped,   ///< commits (the default, and the scoped repositories')
-    manual,   ///< rolls back what was not committed (the deprecated form)
-    managed,  ///< inside Database::transact: calls do not retry by themselves
+    scoped,  ///< commits (the default, Database::transact's, and the scoped
+             ///< repositories')
+    manual,  ///< rolls back what was not committed (the deprecated form)
     /// every call is its own transaction, committed before the call returns
     /// (one round trip for a one-statement call); the connection goes back
     /// to the pool between calls. A write call whose connection is lost
@@ -82,39 +91,7 @@ class Session {
   /// file comment for its retry and rollback rules).
   template <detail::Bindable... Args>
   Result execute(std::string_view sql, const Args&... args) {
-    return statement({}, kOwnCall, sql, args...);
-  }
-
-  /// Like execute, for the last statement of the running call (repository
-  /// methods made of one statement use it): in an autocommit session its
-  /// COMMIT rides in the same round trip. Running another statement after
-  /// it in the same call is a logic_error, and an exception thrown after it
-  /// in the same call cannot undo it. Inside an outer call it is an
-  /// ordinary statement: only the outermost call ends the transaction.
-  template <detail::Bindable... Args>
-  Result execute_last(std::string_view sql, const Args&... args) {
-    return statement({}, kLastOfCall, sql, args...);
-  }
-
-  /// Like execute_last, for a write that often has nothing to do, such as an
-  /// idempotent create that finds its job already there. When it is the
-  /// first work of a READ COMMITTED unit, the same round trip asks whether
-  /// the transaction wrote anything (has a transaction id); if not, the
-  /// transaction ends at once, its COMMIT sent without waiting for the
-  /// reply, as after a leading read(): a scope whose only call wrote nothing
-  /// costs one round trip and has nothing to commit, and a later call of the
-  /// unit begins a new transaction. Elsewhere it is the same as execute_last.
-  ///
-  /// Use it only for a statement whose effects, when it writes nothing, need
-  /// not last to the end of the unit. Ending early releases advisory and
-  /// table locks it took, delivers a NOTIFY it sent (NOTIFY assigns no
-  /// transaction id), drops SET LOCAL / set_config(..., true) settings it
-  /// made and closes cursors it opened; row locks and every write assign a
-  /// transaction id, so they keep the transaction open.
-  template <detail::Bindable... Args>
-  Result execute_last_may_write_nothing(std::string_view sql,
-                                        const Args&... args) {
-    return statement({.may_write_nothing = true}, kLastOfCall, sql, args...);
+    return bind_and_run(Purpose::statement, sql, args...);
   }
 
   /// Like execute, for a statement that only reads. When it is the first
@@ -126,8 +103,47 @@ class Session {
   /// SERIALIZABLE unit, or after a write, it is the same as execute.
   template <detail::Bindable... Args>
   Result read(std::string_view sql, const Args&... args) {
-    return statement({.plain_read = true}, kOwnCall, sql, args...);
+    return bind_and_run(Purpose::read, sql, args...);
   }
+
+  /// Like execute, for the statement that ends the running call (repository
+  /// methods made of one statement use it): in an autocommit session its
+  /// COMMIT rides in the same round trip. Running another statement after
+  /// it in the same call is a logic_error, and an exception thrown after it
+  /// in the same call cannot undo it. Inside an outer call it is an
+  /// ordinary statement: only the outermost call ends the transaction.
+  template <detail::Bindable... Args>
+  Result execute_final(std::string_view sql, const Args&... args) {
+    return bind_and_run(Purpose::final_statement, sql, args...);
+  }
+
+  /// Like execute_final, for an idempotent write that often has nothing to
+  /// do, such as a create that finds its row already there. When it is the
+  /// first work of a READ COMMITTED unit, the same round trip asks whether
+  /// the transaction wrote anything (has a transaction id); if not, the
+  /// transaction ends at once, its COMMIT sent without waiting for the
+  /// reply, as after a leading read(): a scope whose only call wrote nothing
+  /// costs one round trip and has nothing to commit, and a later call of the
+  /// unit begins a new transaction. Elsewhere it is the same as
+  /// execute_final.
+  ///
+  /// Use it only for a statement whose effects, when it writes nothing, need
+  /// not last to the end of the unit. Ending early releases advisory and
+  /// table locks it took, delivers a NOTIFY it sent (NOTIFY assigns no
+  /// transaction id), drops SET LOCAL / set_config(..., true) settings it
+  /// made and closes cursors it opened; row locks and every write assign a
+  /// transaction id, so they keep the transaction open.
+  template <detail::Bindable... Args>
+  Result ensure(std::string_view sql, const Args&... args) {
+    return bind_and_run(Purpose::ensure, sql, args...);
+  }
+
+  /// Runs a multi-statement SQL script (no parameters) as one call, or
+  /// inside the running call, e.g. DDL.
+  void execute_script(std::string_view sql);
+  /// Streams `data` through `COPY ... FROM STDIN` as one call, or inside the
+  /// running call; returns the number of rows copied.
+  std::int64_t copy_in(std::string_view copy_sql, std::string_view data);
 
   /// Runs `fn()` as one call named `op`: retried as a whole when it is the
   /// first work of the transaction, under a savepoint otherwise. A call is
@@ -145,7 +161,7 @@ class Session {
     if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id())
       return joined(fn);
     ThreadClaim claim(*this, "call");
-    throw_if_poisoned();
+    throw_if_lost();
     auto once = [&]() -> R {
       CallGuard guard(*this);
       if constexpr (std::is_void_v<R>) {
@@ -157,8 +173,7 @@ class Session {
         return r;
       }
     };
-    if (kind_ != Kind::managed && !has_work_)
-      return db_retry(op, policy(), once);
+    if (retries_alone()) return db_retry(op, policy(), once);
     // No retry budget of its own: a transient failure goes to whoever owns
     // the unit (transact logs and retries it), so only log the others.
     try {
@@ -170,15 +185,6 @@ class Session {
       throw;
     }
   }
-
-  /// Runs one statement inside the current call (repositories use this).
-  Result run(const detail::Statement& st);
-  /// Runs a multi-statement SQL script (no parameters) inside the current
-  /// call, e.g. DDL.
-  void run_script(std::string_view sql);
-  /// Streams `data` through `COPY ... FROM STDIN` inside the current call;
-  /// returns the number of rows copied.
-  std::int64_t copy_in(std::string_view copy_sql, std::string_view data);
 
   /// Commits the work so far and gives the connection back; the session can
   /// be used again (a new transaction begins lazily). Throws the COMMIT's
@@ -203,11 +209,68 @@ class Session {
   /// The isolation level and access mode of this session's transactions.
   [[nodiscard]] const TxOptions& options() const noexcept { return options_; }
   /// How the session ends on a normal scope exit.
-  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] Kind kind() const noexcept;
+
+  /// The former name of execute_final.
+  template <detail::Bindable... Args>
+  [[deprecated("use execute_final")]] Result execute_last(std::string_view sql,
+                                                          const Args&... args) {
+    return execute_final(sql, args...);
+  }
+  /// The former name of ensure.
+  template <detail::Bindable... Args>
+  [[deprecated("use ensure")]] Result execute_last_may_write_nothing(
+      std::string_view sql, const Args&... args) {
+    return ensure(sql, args...);
+  }
+  /// The former name of execute_script.
+  [[deprecated("use execute_script")]] void run_script(std::string_view sql) {
+    execute_script(sql);
+  }
 
  private:
   friend class Database;
+  /// Marks the session of a Database::transact unit.
+  struct ForTransact {};
   Session(Database& db, TxOptions options, Kind kind);
+  Session(Database& db, TxOptions options, ForTransact);
+
+  /// Who ends the transaction, and how: the public Kind, plus a
+  /// Database::transact unit (which commits it itself, forbids commit() and
+  /// rollback(), and owns the only retry budget).
+  enum class Mode : std::uint8_t { scoped, manual, autocommit, transact };
+
+  /// The open transaction, as the session sees it.
+  enum class Tx : std::uint8_t {
+    clean,  ///< holds no work: the next statement may begin a transaction
+    open,   ///< holds the work of earlier statements
+    /// ... and the last call's savepoint, to release with the next batch
+    open_release,
+    /// rolled back by a transient error that took earlier work with it: all
+    /// work is refused until rollback(), so a unit is never silently split
+    lost,
+  };
+
+  /// The running outermost call (nested calls join it).
+  enum class Call : std::uint8_t {
+    none,     ///< no call is running
+    first,    ///< the transaction's first work: it alone is retried whole
+    later,    ///< after earlier work: its SAVEPOINT goes with its first batch
+    guarded,  ///< after earlier work, under its SAVEPOINT
+    /// failed and rolled back to its savepoint; earlier work lives on, and
+    /// the savepoint is released with the next batch
+    undone_to_savepoint,
+    undone,     ///< failed, and nothing of it is left
+    committed,  ///< its final statement committed in the same round trip
+  };
+
+  /// What a statement is for (the entry point it came through).
+  enum class Purpose : std::uint8_t {
+    statement,
+    read,
+    final_statement,
+    ensure
+  };
 
   /// Sets up and ends the outermost call: on an exception leaving it, rolls
   /// back what the call did.
@@ -232,25 +295,14 @@ class Session {
     Session& s;
   };
 
-  // How far out a statement may be the last of its call: execute() is when
-  // it is a call of its own, execute_last() also inside the call it ends.
-  static constexpr int kOwnCall = 1;
-  static constexpr int kLastOfCall = 2;
-
-  /// Runs `sql` with `args` bound, with the flags of `st` (its sql, params
-  /// and `last` are filled in here).
+  /// Encodes `args` and runs `sql` with them for `purpose`.
   template <class... Args>
-  Result statement(detail::Statement st, int last_depth, std::string_view sql,
-                   const Args&... args) {
+  Result bind_and_run(Purpose purpose, std::string_view sql,
+                      const Args&... args) {
     detail::Param params[sizeof...(Args) + 1];
     std::size_t i = 0;
     (detail::encode(params[i++], args), ...);
-    st.sql = sql;
-    st.params = {params, sizeof...(Args)};
-    return call(st.plain_read ? "read" : "execute", [&] {
-      st.last = depth_ <= last_depth;
-      return run_now(st);
-    });
+    return run_in_call(purpose, sql, {params, sizeof...(Args)});
   }
 
   /// A call inside a call: part of the outer one. An exception leaving it
@@ -274,56 +326,66 @@ class Session {
     }
   }
 
+  /// A call that is the transaction's first work retries by itself, except
+  /// in a transact unit.
+  [[nodiscard]] bool retries_alone() const noexcept {
+    return mode_ != Mode::transact && tx_ == Tx::clean;
+  }
   [[nodiscard]] const RetryPolicy& policy() const noexcept;
-  /// Control statements to send before the next statement: BEGIN,
-  /// RELEASE of the last call's savepoint, this call's SAVEPOINT.
-  static constexpr int kMaxPrefix = 4;
-  struct Prefix {
-    std::string_view sql[kMaxPrefix];
-    int n = 0;
-    int release = -1;
-    int savepoint = -1;
-  };
-  Prefix prefix() const;
-  void prefix_done(const Prefix& p, int failed_at);
-  /// Sends the prefix and `sql` as one simple-protocol query through `send`.
-  void simple_query(std::string_view sql,
-                    const std::function<void(const std::string&)>& send);
-  void throw_if_poisoned() const;
+  /// Throws TransientError while the transaction is lost (Tx::lost).
+  void throw_if_lost() const;
+  /// Throws the running call's failure, or throw_if_lost()'s.
+  void check_may_run() const;
   /// Throws std::logic_error if `what` (commit or rollback) may not be
   /// called now.
   void check_may_end(const char* what) const;
-  /// Rolls back what the running call did (the call failed).
+
+  /// Runs a statement as one call, or inside the running call.
+  Result run_in_call(Purpose purpose, std::string_view sql,
+                     std::span<const detail::Param> params);
+  /// Runs a statement inside the running call, in one round trip with the
+  /// unit's control statements; picks the shortcut its purpose allows.
+  Result run_statement(Purpose purpose, std::string_view sql,
+                       std::span<const detail::Param> params);
+  /// Runs `sql` through `send(text)` (simple protocol: a script or COPY)
+  /// inside the running call, with the control statements in front.
+  template <class Send>
+  void run_text(std::string_view sql, const Send& send);
+  /// The control statements the next batch must carry.
+  [[nodiscard]] detail::Prefix prefix_for(bool idle) const noexcept;
+  /// Records the part of a batch's prefix that went through.
+  void note_prefix(const detail::Trip& trip) noexcept;
+  /// A statement of the running call failed: undo the call, then throw.
+  [[noreturn]] void fail(std::exception_ptr error);
+  /// Rolls back what the running call did (an exception is leaving it).
   void undo_call() noexcept;
-  Result run_now(const detail::Statement& st);
-  std::int64_t copy_in_now(std::string_view copy_sql, std::string_view data);
+
   /// Commits the transaction (commit() without its checks).
   void commit_unit();
-  /// Rolls back and forgets a failed state (rollback() without its checks).
+  /// Rolls back and forgets a lost state (rollback() without its checks).
   void abandon() noexcept;
-  /// Runs BEGIN, `st`, COMMIT in one round trip (autocommit, last statement).
-  Result run_committed(detail::Connection& c, const detail::Statement& st);
+  /// The transaction is over (or rolled back whole): back to Tx::clean and
+  /// the connection back to the pool, which rolls back what is open.
+  void end_transaction() noexcept;
+  /// As end_transaction, but later work is refused (Tx::lost) because of
+  /// `why`.
+  void lose_transaction(std::string why) noexcept;
   detail::Connection& connection();
-  [[noreturn]] void fail(std::exception_ptr error);
   void give_back() noexcept;
 
   Database& db_;
   TxOptions options_;
-  Kind kind_;
+  Mode mode_;
   int uncaught_at_start_;
   detail::Lease conn_;
   // The thread running a call or commit()/rollback(), if any.
   std::atomic<std::thread::id> owner_{};
-  bool has_work_ = false;           // a call succeeded in the open transaction
-  int depth_ = 0;                   // calls open (nested ones join the first)
-  std::exception_ptr call_error_;   // the running call's first failure
-  bool call_undone_ = false;        // ... and its work is rolled back
-  bool work_before_call_ = false;   // the running call is a later call
-  bool savepoint_ = false;          // the running call's savepoint is set
-  bool release_pending_ = false;    // a savepoint to release with next batch
-  bool committed_in_call_ = false;  // the call's last statement committed
-  std::string poisoned_;            // why the transaction was lost, if it was
-  std::string last_error_;          // for the rollback log line
+  Tx tx_ = Tx::clean;
+  Call call_ = Call::none;
+  int depth_ = 0;                  // calls open (nested ones join the first)
+  std::exception_ptr call_error_;  // the running call's first failure
+  std::string lost_because_;       // why the transaction is lost (Tx::lost)
+  std::string last_error_;         // for the rollback log line
 };
 
 }  // namespace soundhash::db

@@ -29,16 +29,6 @@ struct Statement {
   std::string_view sql;
   std::span<const Param> params{};
   bool cacheable = true;
-  /// Only reads (no writes, no locking clause): may run in a read-only
-  /// transaction of its own when it leads a READ COMMITTED unit.
-  bool plain_read = false;
-  /// The last statement of its call: in an autocommit session its COMMIT
-  /// rides in the same round trip.
-  bool last = false;
-  /// A write that often has nothing to do (an idempotent create finding its
-  /// job): when it leads a READ COMMITTED unit and writes nothing, its
-  /// transaction ends at once, as a leading read's does (Session::run).
-  bool may_write_nothing = false;
 };
 
 /// What a pipeline run produced: `failed` is the index of the statement that
