@@ -11,6 +11,10 @@ Lease::Lease(Pool& pool, std::unique_ptr<Connection> conn) noexcept
 
 Lease::~Lease() { reset(); }
 
+Lease::Lease(Lease&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)),
+      conn_(std::move(other.conn_)) {}
+
 Lease& Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
     reset();

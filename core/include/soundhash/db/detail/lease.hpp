@@ -17,9 +17,9 @@ class Lease {
   Lease() noexcept = default;
   /// Gives the connection back (Pool::give_back); never throws.
   ~Lease();
-  Lease(Lease&& other) noexcept
-      : pool_(std::exchange(other.pool_, nullptr)),
-        conn_(std::move(other.conn_)) {}
+  // Out of line, as are all members that touch conn_: Connection is
+  // incomplete here.
+  Lease(Lease&& other) noexcept;
   /// Gives back the connection held so far, then takes `other`'s.
   Lease& operator=(Lease&& other) noexcept;
   Lease(const Lease&) = delete;
