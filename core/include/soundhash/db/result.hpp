@@ -35,6 +35,8 @@ namespace soundhash::db {
 class Result;
 
 namespace detail {
+class Connection;  // makes Results
+
 /// Shared ownership of a libpq result: Rows and Fields keep it alive, so
 /// `auto row = session.execute(...).one();` is safe.
 using ResultPtr = std::shared_ptr<const pg_result>;
@@ -196,9 +198,6 @@ class Value {
 /// One value of a row. Convert it with `as<T>()` (see Value::as).
 class Field {
  public:
-  /// The value at (`row`, `col`) of `res`; Row::operator[] makes these.
-  Field(detail::ResultPtr res, int row, int col) noexcept
-      : owner_(std::move(res)), res_(owner_.get()), row_(row), col_(col) {}
 
   /// True if the value is SQL NULL.
   [[nodiscard]] bool is_null() const noexcept;
@@ -216,6 +215,10 @@ class Field {
   }
 
  private:
+  friend class Row;
+  Field(detail::ResultPtr res, int row, int col) noexcept
+      : owner_(std::move(res)), res_(owner_.get()), row_(row), col_(col) {}
+
   detail::ResultPtr owner_;
   const pg_result* res_;
   int row_;
@@ -255,9 +258,6 @@ concept RowType = requires {
 /// One row of a Result (keeps the result alive).
 class Row {
  public:
-  /// Row `row` (0-based) of `res`; Result's accessors make these.
-  Row(detail::ResultPtr res, int row) noexcept
-      : res_(std::move(res)), row_(row) {}
 
   /// The value in column `col` (0-based).
   [[nodiscard]] Field operator[](int col) const;
@@ -294,6 +294,9 @@ class Row {
   }
 
  private:
+  friend class Result;
+  Row(detail::ResultPtr res, int row) noexcept
+      : res_(std::move(res)), row_(row) {}
   template <class T, class S, class M>
   void read_into(T& out, const Column<S, M>& c, int col) const {
     out.*(c.member) = field(col).template as<M>();
@@ -336,9 +339,6 @@ class Result {
     using reference = Row;
 
     iterator() = default;
-    /// At row `row` of `res`.
-    iterator(detail::ResultPtr res, int row)
-        : res_(std::move(res)), row_(row) {}
     /// The current row.
     Row operator*() const { return Row(res_, row_); }
     /// Advances to the next row.
@@ -356,13 +356,16 @@ class Result {
     bool operator==(const iterator& o) const { return row_ == o.row_; }
 
    private:
+    friend class Result;
+    iterator(detail::ResultPtr res, int row)
+        : res_(std::move(res)), row_(row) {}
+
     detail::ResultPtr res_;
     int row_ = 0;
   };
 
+  /// An empty result (no rows).
   Result() = default;
-  /// Takes ownership of a libpq result.
-  explicit Result(pg_result* res);
 
   /// Number of rows returned.
   [[nodiscard]] std::size_t size() const noexcept;
@@ -413,6 +416,9 @@ class Result {
   }
 
  private:
+  friend class detail::Connection;
+  // Takes ownership of a libpq result.
+  explicit Result(pg_result* res);
   [[nodiscard]] Field single() const;
   void check_one_column() const;
 

@@ -89,7 +89,7 @@ class Session {
 
   /// Runs one statement with `$1..$n` bound to `args` as one call (see the
   /// file comment for its retry and rollback rules).
-  template <detail::Bindable... Args>
+  template <Bindable... Args>
   Result execute(std::string_view sql, const Args&... args) {
     return bind_and_run(Purpose::statement, sql, args...);
   }
@@ -101,7 +101,7 @@ class Session {
   /// COMMITTED each statement sees fresh data anyway. A write sent through
   /// read() is refused by the server (SQLSTATE 25006). In a REPEATABLE READ or
   /// SERIALIZABLE unit, or after a write, it is the same as execute.
-  template <detail::Bindable... Args>
+  template <Bindable... Args>
   Result read(std::string_view sql, const Args&... args) {
     return bind_and_run(Purpose::read, sql, args...);
   }
@@ -112,7 +112,7 @@ class Session {
   /// it in the same call is a logic_error, and an exception thrown after it
   /// in the same call cannot undo it. Inside an outer call it is an
   /// ordinary statement: only the outermost call ends the transaction.
-  template <detail::Bindable... Args>
+  template <Bindable... Args>
   Result execute_final(std::string_view sql, const Args&... args) {
     return bind_and_run(Purpose::final_statement, sql, args...);
   }
@@ -133,7 +133,7 @@ class Session {
   /// transaction id), drops SET LOCAL / set_config(..., true) settings it
   /// made and closes cursors it opened; row locks and every write assign a
   /// transaction id, so they keep the transaction open.
-  template <detail::Bindable... Args>
+  template <Bindable... Args>
   Result ensure(std::string_view sql, const Args&... args) {
     return bind_and_run(Purpose::ensure, sql, args...);
   }
@@ -212,13 +212,13 @@ class Session {
   [[nodiscard]] Kind kind() const noexcept;
 
   /// The former name of execute_final.
-  template <detail::Bindable... Args>
+  template <Bindable... Args>
   [[deprecated("use execute_final")]] Result execute_last(std::string_view sql,
                                                           const Args&... args) {
     return execute_final(sql, args...);
   }
   /// The former name of ensure.
-  template <detail::Bindable... Args>
+  template <Bindable... Args>
   [[deprecated("use ensure")]] Result execute_last_may_write_nothing(
       std::string_view sql, const Args&... args) {
     return ensure(sql, args...);

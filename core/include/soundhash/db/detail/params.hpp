@@ -276,3 +276,14 @@ concept Bindable = requires(Param& p, const T& v) {
 };
 
 }  // namespace soundhash::db::detail
+
+namespace soundhash::db {
+
+/// True if a T can be bound as a statement parameter: a built-in type (see
+/// docs/guide/types.md), or one with a value_traits<T>::to_sql. The entry
+/// points of Session are constrained on it, and it checks the very call they
+/// make, so a type it accepts binds.
+template <class T>
+concept Bindable = detail::Bindable<T>;
+
+}  // namespace soundhash::db
