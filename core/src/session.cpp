@@ -16,6 +16,11 @@
 
 namespace soundhash::db {
 
+const void* detail::this_thread_token() noexcept {
+  thread_local const char token = 0;
+  return &token;
+}
+
 // ---- Lifetime -------------------------------------------------------------
 
 Session::Session(Database& db, TxOptions options, Kind kind)
@@ -106,7 +111,7 @@ void Session::rollback() {
 }
 
 void Session::check_may_end(const char* what) const {
-  if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+  if (owner_.load(std::memory_order_relaxed) == detail::this_thread_token()) {
     throw std::logic_error(
         std::string("Session::") + what +
         "() inside a call: a call is all or nothing, so it cannot end the "
@@ -125,8 +130,8 @@ void Session::check_may_end(const char* what) const {
 
 Session::ThreadClaim::ThreadClaim(Session& session, const char* what)
     : s(session) {
-  std::thread::id none;
-  if (!s.owner_.compare_exchange_strong(none, std::this_thread::get_id(),
+  const void* none = nullptr;
+  if (!s.owner_.compare_exchange_strong(none, detail::this_thread_token(),
                                         std::memory_order_acquire)) {
     throw std::logic_error(
         std::string("Session::") + what +
@@ -136,7 +141,7 @@ Session::ThreadClaim::ThreadClaim(Session& session, const char* what)
 }
 
 Session::ThreadClaim::~ThreadClaim() {
-  s.owner_.store(std::thread::id(), std::memory_order_release);
+  s.owner_.store(nullptr, std::memory_order_release);
 }
 
 Session::CallGuard::CallGuard(Session& session) noexcept : s(session) {

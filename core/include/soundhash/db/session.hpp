@@ -36,7 +36,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <type_traits>
 
 #include "soundhash/db/detail/lease.hpp"
@@ -48,6 +47,12 @@
 namespace soundhash::db {
 
 class Database;
+
+namespace detail {
+/// An address that identifies the calling thread while it runs (cheaper to
+/// include than <thread>).
+[[nodiscard]] const void* this_thread_token() noexcept;
+}  // namespace detail
 namespace detail {
 class Connection;
 struct Prefix;
@@ -158,7 +163,7 @@ class Session {
   template <class F>
   auto call(std::string_view op, F&& fn) -> std::invoke_result_t<F&> {
     using R = std::invoke_result_t<F&>;
-    if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id())
+    if (owner_.load(std::memory_order_relaxed) == detail::this_thread_token())
       return joined(fn);
     ThreadClaim claim(*this, "call");
     throw_if_lost();
@@ -379,7 +384,7 @@ class Session {
   int uncaught_at_start_;
   detail::Lease conn_;
   // The thread running a call or commit()/rollback(), if any.
-  std::atomic<std::thread::id> owner_{};
+  std::atomic<const void*> owner_{nullptr};
   Tx tx_ = Tx::clean;
   Call call_ = Call::none;
   int depth_ = 0;                  // calls open (nested ones join the first)
