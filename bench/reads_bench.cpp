@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench_env.hpp"
+#include "soundhash/db/detail/session_state.hpp"
 
 namespace db = soundhash::db;
 
