@@ -1,4 +1,5 @@
-// The code examples of docs/guide.md, compiled so that they stay true.
+// The code examples of the guide (docs/guide.md and docs/guide/*.md),
+// compiled so that they stay true.
 //
 // Each region between "// [example: NAME]" and "// [end]" is quoted verbatim
 // in the guide. Nothing here runs unless the program is started with the

@@ -22,6 +22,7 @@
 #include "format.hpp"
 #include "help.hpp"
 #include "soundhash/db/errors.hpp"
+#include "soundhash/db/version.hpp"
 
 namespace soundhash::cli {
 namespace {
@@ -127,7 +128,8 @@ int run(std::span<const std::string> args) {
       return kExitOk;
     }
     if (lead.flag("--version")) {
-      fmt::print("soundhash-db {}\n", SOUNDHASH_DB_VERSION);
+      fmt::print("soundhash-db {}.{}.{}\n", SOUNDHASH_DB_VERSION_MAJOR,
+                 SOUNDHASH_DB_VERSION_MINOR, SOUNDHASH_DB_VERSION_PATCH);
       return kExitOk;
     }
     const auto rest = args.subspan(lead.consumed);

@@ -23,4 +23,5 @@
 #include "soundhash/db/retry.hpp"
 #include "soundhash/db/session.hpp"
 #include "soundhash/db/types.hpp"
+#include "soundhash/db/version.hpp"
 #include "soundhash/db/video_repository.hpp"

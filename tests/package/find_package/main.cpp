@@ -3,8 +3,19 @@
 // first job). Exits 0 on success. Also compiled by the pkg-config test.
 #include <cstdio>
 #include <soundhash/db.hpp>
+#include <string_view>
 
 namespace db = soundhash::db;
+
+#ifdef SOUNDHASH_DB_PACKAGE_VERSION
+// The installed version.hpp and the installed package version file agree.
+#define SH_STR2(x) #x
+#define SH_STR(x) SH_STR2(x)
+static_assert(
+    std::string_view{SOUNDHASH_DB_PACKAGE_VERSION} ==
+    SH_STR(SOUNDHASH_DB_VERSION_MAJOR) "." SH_STR(
+        SOUNDHASH_DB_VERSION_MINOR) "." SH_STR(SOUNDHASH_DB_VERSION_PATCH));
+#endif
 
 int main() try {
   db::Database database{db::Config::from_env()};

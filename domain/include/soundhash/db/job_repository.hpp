@@ -94,7 +94,7 @@ class JobRepository {
   // stale may have been rescued and handed to another worker. `worker_id`
   // must be unique per worker (e.g. "host:pid:thread"). In an autocommit
   // session (Database::autocommit_session) each call is durable when it
-  // returns and costs one round trip; see docs/guide.md, "Work queue".
+  // returns and costs one round trip; see docs/guide/queue.md.
 
   /// Claims the next runnable job (status pending, run_at <= now()) of one of
   /// `job_types`, in order of priority (lower first), run_at, id: marks it
@@ -162,10 +162,10 @@ class JobRepository {
   /// returns how many it deleted. Call again while it returns `max_jobs` to
   /// purge more in bounded transactions. Keeping the table to live jobs and
   /// recent history keeps autovacuum cheap and frequent, and the queue's
-  /// claims depend on it (docs/guide.md, "Keeping the queue fast"). A purged
-  /// job no longer counts for create_job_if_not_exists, and a key left with
-  /// no job loses its creation-lock row (unless a creator holds it). Safe to
-  /// run from several processes at once, and beside creators at any
+  /// claims depend on it (docs/guide/queue.md, "Keeping the queue fast"). A
+  /// purged job no longer counts for create_job_if_not_exists, and a key left
+  /// with no job loses its creation-lock row (unless a creator holds it). Safe
+  /// to run from several processes at once, and beside creators at any
   /// isolation level. One server call (schema version 5, Database::migrate).
   std::int64_t purge_finished_jobs(std::chrono::milliseconds older_than,
                                    int max_jobs = 10000);
