@@ -16,8 +16,8 @@ namespace {
 constexpr OptionSpec kOptions[] = {
     {"--dry-run", "", "", "print what was found and the plan; change nothing"},
     {"--resolve-duplicates", "", "HOW",
-     "when adopting: 'refuse' (default) or 'keep-newest' (cancel all but\n"
-     "the newest active job of each duplicated (type, target))"},
+     "duplicate active jobs when adopting: 'refuse' (default) or "
+     "'keep-newest'"},
 };
 
 db::DuplicateJobs parse_duplicates(const std::string& text) {
