@@ -34,8 +34,7 @@ soundhash::db::Database& database() {
     auto* d = new soundhash::db::Database(c);
     soundhash::db::migrate(*d);
     d->transact([](soundhash::db::Session& s) {
-      if (s.execute("SELECT count(*) FROM videos").one()[0].as<long long>() >
-          0) {
+      if (s.execute("SELECT count(*) FROM videos").as<long long>() > 0) {
         return;
       }
       s.execute(
@@ -66,7 +65,7 @@ soundhash::db::Database& database() {
 std::int64_t first_video_row() {
   static const std::int64_t id = [] {
     auto s = database().session();
-    return s.read("SELECT min(id) FROM videos").one()[0].as<std::int64_t>();
+    return s.read("SELECT min(id) FROM videos").as<std::int64_t>();
   }();
   return id;
 }

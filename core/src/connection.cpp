@@ -31,9 +31,29 @@ std::string field(const PGresult* r, int code) {
   return v ? std::string(v) : std::string();
 }
 
-// Builds the exception for a failed result (or a failure with no result).
-std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
+// The server quotes bad input in its messages ('invalid input syntax for
+// type integer: "..."'); parameters may be secrets, so each text parameter
+// of at least 4 bytes is replaced by its placeholder ($n). Shorter ones
+// would mangle messages more than they could hide.
+void scrub(std::string& text, std::span<const Param> params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Param& p = params[i];
+    if (p.is_null || p.binary || p.size() < 4) continue;
+    const std::string_view v(p.value(), p.size());
+    const std::string placeholder = "$" + std::to_string(i + 1);
+    for (auto at = text.find(v); at != std::string::npos;
+         at = text.find(v, at + placeholder.size())) {
+      text.replace(at, v.size(), placeholder);
+    }
+  }
+}
+
+// Builds the exception for a failed result (or a failure with no result) of
+// `st`: it carries the statement's text, never its parameters.
+std::exception_ptr error_from(PGconn* conn, const PGresult* r,
+                              const Statement* st = nullptr) {
   Error::Fields f;
+  if (st) f.statement = st->sql;
   std::string message;
   if (r) {
     f.sqlstate = field(r, PG_DIAG_SQLSTATE);
@@ -45,6 +65,11 @@ std::exception_ptr error_from(PGconn* conn, const PGresult* r) {
   }
   if (message.empty()) message = trim(PQerrorMessage(conn));
   if (message.empty()) message = "unknown libpq failure";
+  if (st) {
+    scrub(message, st->params);
+    scrub(f.detail, st->params);
+    scrub(f.hint, st->params);
+  }
   // A FATAL (or PANIC) ends the server's session, whatever its SQLSTATE
   // (idle_session_timeout 57P05, idle_in_transaction_session_timeout 25P03,
   // ...); libpq may not have seen the close yet when the message is read.
@@ -359,7 +384,7 @@ Outcome Connection::run(std::span<const Statement> stmts,
     if (ok != 1) break;
   }
   if (sent < stmts.size())
-    fail(static_cast<int>(sent), error_from(conn_, nullptr));
+    fail(static_cast<int>(sent), error_from(conn_, nullptr, &stmts[sent]));
   const bool synced = PQpipelineSync(conn_) == 1;
   if (!synced) fail(static_cast<int>(sent), error_from(conn_, nullptr));
 
@@ -379,7 +404,7 @@ Outcome Connection::run(std::span<const Statement> stmts,
       PGresult* r = next_result(conn_);
       if (r == nullptr || !succeeded(r)) {
         if (r && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
-          fail(static_cast<int>(i), error_from(conn_, r));
+          fail(static_cast<int>(i), error_from(conn_, r, &stmts[i]));
         }
         if (auto it = prepared_.find(stmts[i].sql); it != prepared_.end()) {
           prepared_.erase(it);
@@ -389,7 +414,7 @@ Outcome Connection::run(std::span<const Statement> stmts,
     }
     PGresult* r = next_result(conn_);
     if (r == nullptr) {
-      fail(static_cast<int>(i), error_from(conn_, nullptr));
+      fail(static_cast<int>(i), error_from(conn_, nullptr, &stmts[i]));
       if (PQstatus(conn_) == CONNECTION_BAD) break;
       continue;
     }
@@ -397,7 +422,7 @@ Outcome Connection::run(std::span<const Statement> stmts,
       results[i] = Result(r);
     } else {
       if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED && out.ok()) {
-        fail(static_cast<int>(i), error_from(conn_, r));
+        fail(static_cast<int>(i), error_from(conn_, r, &stmts[i]));
         out.server_replied = PQresultErrorField(r, PG_DIAG_SQLSTATE) != nullptr;
       }
       PQclear(r);
@@ -431,8 +456,9 @@ void Connection::exec_script(std::string_view sql) {
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(sql);
   PGresult* r = PQexec(conn_, s.c_str());
+  const Statement script{sql};
   std::exception_ptr e;
-  if (r == nullptr || !succeeded(r)) e = error_from(conn_, r);
+  if (r == nullptr || !succeeded(r)) e = error_from(conn_, r, &script);
   PQclear(r);
   while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
   if (e) std::rethrow_exception(e);
@@ -444,9 +470,10 @@ std::int64_t Connection::copy_in(std::string_view copy_sql,
   note(classify_sql(copy_sql));
   if (auto e = settle(true)) std::rethrow_exception(e);
   std::string s(copy_sql);
+  const Statement copy{copy_sql};
   PGresult* r = PQexec(conn_, s.c_str());
   if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) {
-    auto e = error_from(conn_, r);
+    auto e = error_from(conn_, r, &copy);
     PQclear(r);
     std::rethrow_exception(e);
   }
@@ -463,7 +490,7 @@ std::int64_t Connection::copy_in(std::string_view copy_sql,
   std::int64_t rows = 0;
   PGresult* done = PQgetResult(conn_);
   if (done == nullptr || PQresultStatus(done) != PGRES_COMMAND_OK) {
-    e = error_from(conn_, done);
+    e = error_from(conn_, done, &copy);
   } else {
     rows = std::stoll(PQcmdTuples(done));
   }

@@ -141,6 +141,53 @@ void encode(Param& p, TimestampUs v) {
   }
 }
 
+void encode_interval(Param& p, std::chrono::microseconds v) {
+  char buf[48];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.count());
+  p.own.assign(buf, end);
+  p.own += " microseconds";
+  p.uses_own = true;
+  p.type = kOidInterval;
+}
+
+void own_value(Param& p) {
+  if (p.is_null || p.uses_own) return;
+  p.own.assign(p.ref);
+  p.uses_own = true;
+}
+
+void append_array_element(std::string& out, const Param& e) {
+  if (e.is_null) {
+    out += "NULL";
+    return;
+  }
+  const std::string_view v(e.value(), e.size());
+  out.push_back('"');
+  if (e.binary) {
+    // bytea in hex, the backslash escaped for the array literal.
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\\\x";
+    for (char c : v) {
+      const auto b = static_cast<unsigned char>(c);
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+  } else {
+    for (char c : v) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+void set_array(Param& p, std::string text, unsigned oid) {
+  checked_length(text.size());
+  p.own = std::move(text);
+  p.uses_own = true;
+  p.type = oid;
+}
+
 namespace {
 
 // Array literal: every element double-quoted, with \ and " escaped; a

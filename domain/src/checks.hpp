@@ -20,6 +20,15 @@ inline void require_id(std::string_view op, std::string_view arg,
   }
 }
 
+inline void require_text(std::string_view op, std::string_view arg,
+                         std::string_view value) {
+  if (value.find('\0') != std::string_view::npos) {
+    throw InvalidArgument(std::string(op) + ": " + std::string(arg) +
+                          " contains a NUL byte, which PostgreSQL text cannot "
+                          "hold");
+  }
+}
+
 inline void require_key(std::string_view op, std::string_view arg,
                         std::int64_t value) {
   if (value <= 0) {

@@ -9,7 +9,6 @@
 
 #include "checks.hpp"
 #include "claim_statements.hpp"
-#include "job_rows.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/log.hpp"
 #include "sql/queue.hpp"
@@ -18,8 +17,6 @@ namespace soundhash::db {
 namespace {
 
 namespace sql = detail::sql;
-using detail::to_job;
-using detail::to_jobs;
 
 // The retry delays passed to fail_job's statement: entry k is the wait after a
 // failure with k earlier retries; later retries use the last entry (by then
@@ -104,11 +101,12 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
   detail::require_new_job("create_job", job);
   return session_.call("create_job", [&] {
     auto created =
-        to_job(session_
-                   .execute_last(sql::kCreateJob, job.job_type, job.target_id,
-                                 job.parameters, job.priority, job.max_retries,
-                                 job.delay.count())
-                   .one());
+        session_
+            .execute_last(sql::kCreateJob, job.job_type, job.target_id,
+                          job.parameters, job.priority, job.max_retries,
+                          job.delay.count())
+            .one()
+            .as<ProcessingJob>();
     logger().info("Created new processing job: type={}, target={}, id={}",
                   created.job_type, created.target_id, created.id);
     return created;
@@ -153,7 +151,7 @@ std::optional<ProcessingJob> JobRepository::claim_next_job(
   return session_.call(op, [&]() -> std::optional<ProcessingJob> {
     auto r = session_.execute_last(claim.sql(), claim.types(), worker_id);
     if (r.empty()) return std::nullopt;
-    return to_job(r[0]);
+    return r[0].as<ProcessingJob>();
   });
 }
 
@@ -166,8 +164,8 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   detail::require_limit(op, n);
   const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
   return session_.call(op, [&] {
-    return to_jobs(
-        session_.execute_last(claim.sql(), claim.types(), worker_id, n));
+    return session_.execute_last(claim.sql(), claim.types(), worker_id, n)
+        .as_vector<ProcessingJob>();
   });
 }
 
@@ -240,7 +238,7 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
                       row[1].as<std::optional<std::string>>());
     }
     if (row[3].is_null()) return std::nullopt;
-    return to_job(row, 3);
+    return row.as<ProcessingJob>(3);
   });
 }
 
@@ -259,7 +257,7 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
         session_.execute_last(sql::kFailJob, job_id, worker_id, error, delays);
     const auto row = r.one();
     require_owned(op, row, job_id, worker_id);
-    auto job = to_job(row, 2);
+    auto job = row.as<ProcessingJob>(2);
     if (job.status == job_status::pending) {
       logger().warn(
           "Job failed, will retry: id={}, type={}, target={}, retry {}/{}: {}",
@@ -282,8 +280,8 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
     throw InvalidArgument(std::string(op) + ": older_than must be > 0");
   }
   return session_.call(op, [&] {
-    auto jobs = to_jobs(
-        session_.execute_last(sql::kRescueStaleJobs, older_than.count()));
+    auto jobs = session_.execute_last(sql::kRescueStaleJobs, older_than.count())
+                    .as_vector<ProcessingJob>();
     for (const auto& j : jobs) {
       logger().warn("Rescued stale job: id={}, type={}, target={}, now {}: {}",
                     j.id, j.job_type, j.target_id, j.status,

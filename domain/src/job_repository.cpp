@@ -1,15 +1,12 @@
 #include "soundhash/db/job_repository.hpp"
 
 #include "checks.hpp"
-#include "job_rows.hpp"
 #include "soundhash/db/log.hpp"
 #include "sql/jobs.hpp"
 
 namespace soundhash::db {
 
 namespace sql = detail::sql;
-using detail::to_job;
-using detail::to_jobs;
 
 const std::vector<std::string>& JobRepository::default_check_statuses() {
   static const std::vector<std::string> statuses{"pending", "running"};
@@ -34,7 +31,6 @@ bool JobRepository::job_exists(std::string_view job_type,
   detail::require_statuses("job_exists", statuses);
   return session_.call("job_exists", [&] {
     return session_.read(sql::kJobExists, job_type, target_id, statuses)
-        .one()[0]
         .as<bool>();
   });
 }
@@ -60,7 +56,8 @@ std::pair<ProcessingJob, bool> create_if_absent(
                 sql::kCreateJobIfNotExists, job_type, target_id, parameters,
                 check_statuses, priority, max_retries, delay.count())
             .one();
-    std::pair<ProcessingJob, bool> out{to_job(row, 1), row[0].as<bool>()};
+    std::pair<ProcessingJob, bool> out{row.as<ProcessingJob>(1),
+                                       row[0].as<bool>()};
     const auto& job = out.first;
     if (out.second) {
       logger().info("Created new processing job: type={}, target={}, id={}",
@@ -105,10 +102,11 @@ std::vector<ProcessingJob> JobRepository::get_pending_jobs(
   detail::require_limit("get_pending_jobs", limit);
   return session_.call("get_pending_jobs", [&] {
     if (job_type) {
-      return to_jobs(
-          session_.read(sql::kGetPendingJobsOfType, *job_type, limit));
+      return session_.read(sql::kGetPendingJobsOfType, *job_type, limit)
+          .as_vector<ProcessingJob>();
     }
-    return to_jobs(session_.read(sql::kGetPendingJobs, limit));
+    return session_.read(sql::kGetPendingJobs, limit)
+        .as_vector<ProcessingJob>();
   });
 }
 
@@ -117,7 +115,8 @@ std::vector<ProcessingJob> JobRepository::get_jobs_by_target(
   detail::require_id("get_jobs_by_target", "target_id", target_id);
   if (job_type) detail::require_id("get_jobs_by_target", "job_type", *job_type);
   return session_.call("get_jobs_by_target", [&] {
-    return to_jobs(session_.read(sql::kGetJobsByTarget, target_id, job_type));
+    return session_.read(sql::kGetJobsByTarget, target_id, job_type)
+        .as_vector<ProcessingJob>();
   });
 }
 
@@ -133,7 +132,7 @@ std::optional<ProcessingJob> JobRepository::update_job_status(
     auto r = session_.execute(sql::kUpdateJobStatus, id, status, progress,
                               current_step, error_message);
     if (r.empty()) return std::nullopt;
-    return to_job(r[0]);
+    return r[0].as<ProcessingJob>();
   });
 }
 

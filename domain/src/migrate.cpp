@@ -94,8 +94,8 @@ int migrate(Database& database) { return migrate(database, {}).applied; }
 int schema_version(Database& database) {
   return database.transact([](Session& s) {
     auto exists = s.execute(sql::kMigrationTableExists);
-    if (!exists.one()[0].as<bool>()) return 0;
-    return s.execute(sql::kSchemaVersion).one()[0].as<int>();
+    if (!exists.as<bool>()) return 0;
+    return s.execute(sql::kSchemaVersion).as<int>();
   });
 }
 

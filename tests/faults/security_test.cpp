@@ -113,8 +113,8 @@ TEST_F(Security, HostileStringsAreStoredVerbatimThroughEveryMethod) {
     EXPECT_EQ(upd->current_step, h.substr(0, 255));
     EXPECT_EQ(upd->error_message, h);
 
-    EXPECT_EQ(s.execute("SELECT $1::text", h).one()[0].as<std::string>(), h);
-    EXPECT_EQ(s.read("SELECT $1::text", h).one()[0].as<std::string>(), h);
+    EXPECT_EQ(s.execute("SELECT $1::text", h).as<std::string>(), h);
+    EXPECT_EQ(s.read("SELECT $1::text", h).as<std::string>(), h);
   }
   // Nothing was dropped or deleted by any of it.
   EXPECT_EQ(side.count("SELECT count(*) FROM channels"),

@@ -19,7 +19,6 @@ db::Config with_prepared(bool on) {
 
 long long prepared_count(db::Session& s) {
   return s.execute("SELECT count(*) FROM pg_prepared_statements")
-      .one()[0]
       .as<long long>();
 }
 
@@ -40,7 +39,7 @@ TEST(Connection, WithoutPreparedStatementsNothingIsPrepared) {
   db::Database database{with_prepared(false)};
   auto s = database.session();
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(s.execute("SELECT $1::int + 1", i).one()[0].as<int>(), i + 1);
+    EXPECT_EQ(s.execute("SELECT $1::int + 1", i).as<int>(), i + 1);
   }
   EXPECT_EQ(prepared_count(s), 0);
 }
@@ -53,7 +52,7 @@ TEST(Connection, AFailedPrepareIsNotCached) {
   s.rollback();
   side.exec(
       "CREATE TABLE later_table (x int); INSERT INTO later_table VALUES (7)");
-  EXPECT_EQ(s.execute("SELECT x FROM later_table").one()[0].as<int>(), 7);
+  EXPECT_EQ(s.execute("SELECT x FROM later_table").as<int>(), 7);
 }
 
 TEST(Connection, ResultMetadata) {
@@ -67,16 +66,15 @@ TEST(Connection, ResultMetadata) {
   EXPECT_EQ(r.size(), 5u);
   EXPECT_EQ(r.columns(), 2);
   EXPECT_EQ(r[4]["y"].as<int>(), 10);
-  EXPECT_THROW((void)r.one(), db::ProgrammingError);
+  EXPECT_THROW((void)r.one(), db::UnexpectedRowCount);
   EXPECT_FALSE(s.execute("SELECT 1 WHERE false").first().has_value());
 }
 
 TEST(Connection, SessionTalksToServer15) {
   db::Database database{sh_test::config()};
   auto s = database.session();
-  const auto v = s.execute("SELECT current_setting('server_version_num')::int")
-                     .one()[0]
-                     .as<int>();
+  const auto v =
+      s.execute("SELECT current_setting('server_version_num')::int").as<int>();
   EXPECT_GE(v, 150000);
   EXPECT_LT(v, 160000);
 }
@@ -95,7 +93,7 @@ TEST(Connection, EveryUseAfterABackgroundCommitReadsItsReplyFirst) {
     EXPECT_EQ(conn->tx_status(), db::detail::TxStatus::idle);
   };
   background_commit();
-  EXPECT_EQ(conn->exec({"SELECT 41 + 1"}).one()[0].as<int>(), 42);
+  EXPECT_EQ(conn->exec({"SELECT 41 + 1"}).as<int>(), 42);
   EXPECT_EQ(conn->tx_status(), db::detail::TxStatus::idle);
   background_commit();
   conn->exec_script("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)");
@@ -143,7 +141,7 @@ TEST(Connection, TcpKeepalivesAreOnByDefaultAndTheConninfoWins) {
     EXPECT_EQ(c.option("keepalives_interval"), "5");
     EXPECT_EQ(c.option("keepalives_count"), "3");
     EXPECT_EQ(c.option("tcp_user_timeout"), "30000");
-    EXPECT_EQ(c.exec({"SELECT 1"}).one()[0].as<int>(), 1);
+    EXPECT_EQ(c.exec({"SELECT 1"}).as<int>(), 1);
   }
   {
     db::detail::Connection c(

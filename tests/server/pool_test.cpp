@@ -132,7 +132,7 @@ TEST(Pool, EveryPooledBackendKilledNextOperationsSucceed) {
   sh_test::clear_sleeps();
   for (int i = 0; i < 8; ++i) {
     auto s = database.session();
-    EXPECT_EQ(s.execute("SELECT $1::int", i).one()[0].as<int>(), i);
+    EXPECT_EQ(s.execute("SELECT $1::int", i).as<int>(), i);
   }
   // Each dead one has its server's goodbye waiting on its socket, so the
   // pool usually discards it before use: no retry. Should a goodbye not have
@@ -158,7 +158,7 @@ TEST(Pool, IdleConnectionIsPingedBeforeReuse) {
   std::this_thread::sleep_for(50ms);
   sh_test::clear_sleeps();
   auto s = database.session();
-  EXPECT_EQ(s.execute("SELECT 2").one()[0].as<int>(), 2);
+  EXPECT_EQ(s.execute("SELECT 2").as<int>(), 2);
   EXPECT_NE(s.backend_pid(), pid);
   EXPECT_TRUE(sh_test::sleeps().empty()) << "the dead connection cost a retry";
 }
@@ -178,7 +178,7 @@ TEST(Pool, AcquireTimeoutOfMaxWaitsForTheConnection) {
       waiting = true;
       try {
         auto s = database.session();
-        got = s.execute("SELECT 2").one()[0].as<int>();
+        got = s.execute("SELECT 2").as<int>();
       } catch (const db::PoolTimeout&) {
         got = -1;  // gave up at once instead of waiting
       }

@@ -60,11 +60,11 @@ TEST_F(SessionTest, ConnectionAndBeginAreLazy) {
   auto s = database.session();
   EXPECT_EQ(database.pool_stats().in_use, 0u);
   EXPECT_FALSE(s.in_transaction());
-  const auto t1 = s.execute("SELECT now()").one()[0].as<db::Timestamp>();
+  const auto t1 = s.execute("SELECT now()").as<db::Timestamp>();
   EXPECT_EQ(database.pool_stats().in_use, 1u);
   EXPECT_TRUE(s.in_transaction());
   std::this_thread::sleep_for(5ms);
-  const auto t2 = s.execute("SELECT now()").one()[0].as<db::Timestamp>();
+  const auto t2 = s.execute("SELECT now()").as<db::Timestamp>();
   EXPECT_EQ(t1, t2) << "both statements should run in one transaction";
 }
 
@@ -223,7 +223,6 @@ TEST_F(SessionTest, ReadOnlySessionRefusesWrites) {
 TEST_F(SessionTest, IsolationLevelIsApplied) {
   auto s = database.session({.isolation = db::Isolation::serializable});
   EXPECT_EQ(s.execute("SELECT current_setting('transaction_isolation')")
-                .one()[0]
                 .as<std::string>(),
             "serializable");
 }
@@ -236,12 +235,10 @@ TEST_F(SessionTest, ReadCommittedIsNamedWhateverTheServerDefault) {
   db::Database strict{c};
   const std::string q = "SELECT current_setting('transaction_isolation')";
   auto s = strict.session();
-  EXPECT_EQ(s.read(q).one()[0].as<std::string>(), "read committed");
-  EXPECT_EQ(s.execute(q).one()[0].as<std::string>(), "read committed");
+  EXPECT_EQ(s.read(q).as<std::string>(), "read committed");
+  EXPECT_EQ(s.execute(q).as<std::string>(), "read committed");
   auto raw = strict.session({.isolation = db::Isolation::serializable});
-  EXPECT_EQ(raw.execute("SHOW default_transaction_isolation")
-                .one()[0]
-                .as<std::string>(),
+  EXPECT_EQ(raw.execute("SHOW default_transaction_isolation").as<std::string>(),
             "serializable")
       << "the option reached the server";
 }
@@ -249,9 +246,7 @@ TEST_F(SessionTest, ReadCommittedIsNamedWhateverTheServerDefault) {
 TEST_F(SessionTest, LeadingReadAtReadCommittedLeavesNothingOpen) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   auto s = database.session();
-  EXPECT_EQ(s.read("SELECT name FROM items WHERE id = $1", 1)
-                .one()[0]
-                .as<std::string>(),
+  EXPECT_EQ(s.read("SELECT name FROM items WHERE id = $1", 1).as<std::string>(),
             "a");
   EXPECT_FALSE(s.in_transaction())
       << "a leading read needs no open transaction";
@@ -352,7 +347,7 @@ TEST_F(SessionTest, AWriteOfNothingAtRepeatableReadTakesNoShortcut) {
   s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
   EXPECT_TRUE(s.in_transaction()) << "the snapshot must be kept";
   side.exec("INSERT INTO items VALUES (2, 'b')");
-  EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1);
+  EXPECT_EQ(s.read("SELECT count(*) FROM items").as<int>(), 1);
 }
 
 TEST_F(SessionTest, AConnectionWithABackgroundCommitServesTheNextUser) {
@@ -367,7 +362,7 @@ TEST_F(SessionTest, AConnectionWithABackgroundCommitServesTheNextUser) {
   }
   {
     auto s = one.session();
-    EXPECT_EQ(s.execute("SELECT count(*) FROM items").one()[0].as<int>(), 1);
+    EXPECT_EQ(s.execute("SELECT count(*) FROM items").as<int>(), 1);
     s.execute_last_may_write_nothing(kInsertIfAbsent, 1, "again");
     s.execute("INSERT INTO items VALUES (2, 'b')");
   }
@@ -411,7 +406,7 @@ TEST_F(SessionTest, ReadOnlyStartThenWriteIsStillOneUnit) {
     auto s = database.session();
     (void)s.read("SELECT count(*) FROM items");
     s.execute("INSERT INTO items VALUES (2, 'b')");
-    EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 2)
+    EXPECT_EQ(s.read("SELECT count(*) FROM items").as<int>(), 2)
         << "a read after a write sees the unit's own writes";
   }
   EXPECT_EQ(items(), 2);
@@ -420,10 +415,10 @@ TEST_F(SessionTest, ReadOnlyStartThenWriteIsStillOneUnit) {
 TEST_F(SessionTest, RepeatableReadTakesNoShortcut) {
   side.exec("INSERT INTO items VALUES (1, 'a')");
   auto s = database.session({.isolation = db::Isolation::repeatable_read});
-  EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1);
+  EXPECT_EQ(s.read("SELECT count(*) FROM items").as<int>(), 1);
   EXPECT_TRUE(s.in_transaction()) << "the snapshot must be kept";
   side.exec("INSERT INTO items VALUES (2, 'b')");
-  EXPECT_EQ(s.read("SELECT count(*) FROM items").one()[0].as<int>(), 1)
+  EXPECT_EQ(s.read("SELECT count(*) FROM items").as<int>(), 1)
       << "same snapshot for the whole unit";
 }
 
@@ -436,7 +431,7 @@ TEST_F(SessionTest, FirstCallAfterIdleSessionTimeoutRetries) {
   db::Database timing_out{c};
   auto s = timing_out.session();
   // A leading read keeps the connection, with no transaction open.
-  EXPECT_EQ(s.read("SELECT 1").one()[0].as<int>(), 1);
+  EXPECT_EQ(s.read("SELECT 1").as<int>(), 1);
   ASSERT_FALSE(s.in_transaction());
   const int pid = s.backend_pid();
   side.wait_gone(pid, 30s);

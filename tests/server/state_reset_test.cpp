@@ -29,7 +29,7 @@ std::string text(db::Session& s, const std::string& sql) {
 }
 
 long long number(db::Session& s, const std::string& sql) {
-  return s.execute(sql).one()[0].as<std::int64_t>();
+  return s.execute(sql).as<std::int64_t>();
 }
 
 class PoolStateReset : public ::testing::Test {
@@ -135,7 +135,7 @@ TEST_F(PoolStateReset, PreparedStatementAndHeldCursorAreGone) {
   EXPECT_EQ(
       number(s, "SELECT count(*) FROM pg_cursors WHERE name = 'user_cur'"), 0);
   // DISCARD ALL dropped the library's statements too: the cache knows.
-  EXPECT_EQ(s.execute("SELECT $1::int", 2).one()[0].as<int>(), 2);
+  EXPECT_EQ(s.execute("SELECT $1::int", 2).as<int>(), 2);
 }
 
 TEST_F(PoolStateReset, ResetKeepsTheLibrarysPreparedStatements) {
@@ -159,14 +159,14 @@ TEST_F(PoolStateReset, DeallocateInASessionForgetsTheCacheAtOnce) {
   for (auto kind : {db::Session::Kind::scoped, db::Session::Kind::autocommit}) {
     auto s = kind == db::Session::Kind::scoped ? database.session()
                                                : database.autocommit_session();
-    EXPECT_EQ(s.execute("SELECT $1::int", 1).one()[0].as<int>(), 1);
+    EXPECT_EQ(s.execute("SELECT $1::int", 1).as<int>(), 1);
     s.execute("DEALLOCATE ALL");
     // The same statement again, and the control statements around it, must
     // be prepared afresh, not run under names the server has forgotten.
-    EXPECT_EQ(s.execute("SELECT $1::int", 3).one()[0].as<int>(), 3);
+    EXPECT_EQ(s.execute("SELECT $1::int", 3).as<int>(), 3);
   }
   auto s = database.session();
-  EXPECT_EQ(s.execute("SELECT $1::int", 4).one()[0].as<int>(), 4);
+  EXPECT_EQ(s.execute("SELECT $1::int", 4).as<int>(), 4);
 }
 
 TEST_F(PoolStateReset, StateSqlCannotUndoClosesTheConnection) {
@@ -296,7 +296,7 @@ TEST(PoolFork, ChildLeavesTheParentsIdleConnectionAlone) {
     try {
       auto s = database->session();
       if (s.backend_pid() == parent_backend) code = kChildGotParentsBackend;
-      if (s.execute("SELECT $1::int", 7).one()[0].as<int>() != 7) {
+      if (s.execute("SELECT $1::int", 7).as<int>() != 7) {
         code = kChildQueryFailed;
       }
       s.commit();
@@ -311,7 +311,7 @@ TEST(PoolFork, ChildLeavesTheParentsIdleConnectionAlone) {
   EXPECT_TRUE(backend_alive(side, parent_backend));
   auto s = database->session();
   EXPECT_EQ(s.backend_pid(), parent_backend);
-  EXPECT_EQ(s.execute("SELECT $1::int", 8).one()[0].as<int>(), 8);
+  EXPECT_EQ(s.execute("SELECT $1::int", 8).as<int>(), 8);
   EXPECT_EQ(database->pool_stats().discarded, 0u);
 }
 
@@ -328,7 +328,7 @@ TEST(PoolFork, ConnectionOnLoanAtForkIsDroppedSilentlyByTheChild) {
       try {
         // The session's connection is the parent's: the call fails over to
         // a connection of the child's own (in the only slot of the pool).
-        if (s.execute("SELECT $1::int", 7).one()[0].as<int>() != 7) {
+        if (s.execute("SELECT $1::int", 7).as<int>() != 7) {
           code = kChildQueryFailed;
         }
         if (s.backend_pid() == parent_backend) code = kChildGotParentsBackend;
@@ -342,7 +342,7 @@ TEST(PoolFork, ConnectionOnLoanAtForkIsDroppedSilentlyByTheChild) {
     EXPECT_EQ(wait_for(child), kChildOk);
     EXPECT_TRUE(backend_alive(side, parent_backend));
     EXPECT_EQ(s.backend_pid(), parent_backend);
-    EXPECT_EQ(s.execute("SELECT $1::int", 8).one()[0].as<int>(), 8);
+    EXPECT_EQ(s.execute("SELECT $1::int", 8).as<int>(), 8);
   }
   EXPECT_EQ(database->pool_stats().discarded, 0u);
 }

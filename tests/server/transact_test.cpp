@@ -35,9 +35,7 @@ class Transact : public ::testing::Test {
 TEST_F(Transact, ReturnsWhatTheUnitReturnsAndCommits) {
   const int balance = database.transact([](db::Session& s) {
     s.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1");
-    return s.execute("SELECT balance FROM accounts WHERE id = 1")
-        .one()[0]
-        .as<int>();
+    return s.execute("SELECT balance FROM accounts WHERE id = 1").as<int>();
   });
   EXPECT_EQ(balance, 90);
   EXPECT_EQ(side.count("SELECT balance FROM accounts WHERE id = 1"), 90);
@@ -48,8 +46,7 @@ TEST_F(Transact, ReturnsWhatTheUnitReturnsAndCommits) {
 TEST_F(Transact, AReferenceTheUnitReturnsComesBackAsACopy) {
   std::vector<std::string> names;
   auto&& got = database.transact([&](db::Session& s) -> std::string& {
-    names.push_back(
-        s.execute("SELECT 'from the unit'").one()[0].as<std::string>());
+    names.push_back(s.execute("SELECT 'from the unit'").as<std::string>());
     return names.back();
   });
   static_assert(std::is_same_v<decltype(got), std::string&&>,
@@ -145,9 +142,8 @@ TEST_F(Transact, SerializationFailureIsRetriedWithAFreshSnapshot) {
   database.transact(
       [&](db::Session& s) {
         ++attempts;
-        const int b = s.execute("SELECT balance FROM accounts WHERE id = 1")
-                          .one()[0]
-                          .as<int>();
+        const int b =
+            s.execute("SELECT balance FROM accounts WHERE id = 1").as<int>();
         if (attempts == 1) {
           side.exec("UPDATE accounts SET balance = balance + 50 WHERE id = 1");
         }
@@ -219,7 +215,7 @@ TEST_F(Transact, IdleSessionTimeoutInTheUnitReRunsIt) {
   database57p05.transact([&](db::Session& s) {
     ++attempts;
     // A leading read holds the connection with no transaction open.
-    EXPECT_EQ(s.read("SELECT count(*) FROM log").one()[0].as<int>(), 0);
+    EXPECT_EQ(s.read("SELECT count(*) FROM log").as<int>(), 0);
     if (attempts == 1) side.wait_gone(s.backend_pid(), 30s);
     s.execute("INSERT INTO log VALUES ('unit')");
   });

@@ -158,3 +158,30 @@ TEST_F(RepoTest, MatchResults) {
   EXPECT_DOUBLE_EQ(top[2].similarity_score, 0.18);
   EXPECT_TRUE(repo->get_top_matches(a).empty());
 }
+
+// Each model's row_traits lists its table's columns once, in table order
+// (reads are by position, and `(r.job).*` relies on the order): check every
+// list against the live, migrated table.
+template <class T>
+void expect_columns_of(sh_test::Side& side, const std::string& table) {
+  std::string listed;
+  for (auto name : soundhash::db::column_names<T>()) {
+    if (!listed.empty()) listed += ',';
+    listed += name;
+  }
+  EXPECT_EQ(
+      side.value("SELECT string_agg(attname, ',' ORDER BY attnum) FROM "
+                 "pg_attribute WHERE attrelid = '" +
+                 table + "'::regclass AND attnum > 0 AND NOT attisdropped"),
+      listed)
+      << table;
+}
+
+TEST_F(RepoTest, ModelColumnListsMatchTheTables) {
+  namespace db = soundhash::db;
+  expect_columns_of<db::Channel>(side, "channels");
+  expect_columns_of<db::Video>(side, "videos");
+  expect_columns_of<db::AudioFingerprint>(side, "audio_fingerprints");
+  expect_columns_of<db::MatchResult>(side, "match_results");
+  expect_columns_of<db::ProcessingJob>(side, "processing_jobs");
+}

@@ -1,12 +1,10 @@
 // Parameter encoding (pure logic; the server round trip is in values_test).
 #include <gtest/gtest.h>
 
+#include <soundhash/db/copy_writer.hpp>
 #include <soundhash/db/detail/connection.hpp>
 #include <soundhash/db/detail/params.hpp>
 #include <soundhash/db/errors.hpp>
-
-// Internal: how COPY rows are encoded.
-#include "../../domain/src/copy_binary.hpp"
 
 namespace db = soundhash::db;
 namespace d = soundhash::db::detail;
@@ -182,14 +180,80 @@ TEST(Params, ValuesOf2GiBOrMoreAreRejectedBeforeSending) {
   EXPECT_EQ(r.length(), 0x7fffffff);
 }
 
-TEST(CopyBinary, FieldsOf2GiBOrMoreAreRejected) {
+TEST(CopyWriter, FieldsOf2GiBOrMoreAreRejected) {
   static const char buffer[8] = "abcdefg";  // no NUL to stop a scan
-  d::CopyBinary copy;
+  db::CopyWriter copy;
   copy.row(1);
   EXPECT_THROW(
-      copy.bytes(db::BytesView(reinterpret_cast<const std::byte*>(buffer),
-                               std::size_t{1} << 31)),
+      copy.add(db::BytesView(reinterpret_cast<const std::byte*>(buffer),
+                             std::size_t{1} << 31)),
       db::InvalidArgument);
-  EXPECT_THROW(copy.text(std::string_view(buffer, std::size_t{1} << 31)),
+  EXPECT_THROW(copy.add(std::string_view(buffer, std::size_t{1} << 31)),
                db::InvalidArgument);
+}
+
+// A user type that only has an ADL `encode` the library never calls: the
+// Bindable concept must refuse it, as Session's (qualified) call does.
+// Regression: the concept looked encode up unqualified, so it accepted such
+// a type and the call then failed to compile.
+namespace adl_only {
+struct Token {};
+[[maybe_unused]] void encode(soundhash::db::detail::Param& p, const Token&) {
+  p.is_null = true;
+}
+}  // namespace adl_only
+
+namespace traits_user {
+struct Celsius {
+  double degrees = 0;
+};
+struct Label {
+  std::string text;
+};
+}  // namespace traits_user
+
+template <>
+struct soundhash::db::value_traits<traits_user::Celsius> {
+  static double to_sql(const traits_user::Celsius& c) { return c.degrees; }
+};
+template <>
+struct soundhash::db::value_traits<traits_user::Label> {
+  // A temporary: the parameter must keep its own copy.
+  static std::string to_sql(const traits_user::Label& l) {
+    return "label:" + l.text;
+  }
+};
+
+static_assert(!d::Bindable<adl_only::Token>);
+static_assert(d::Bindable<traits_user::Celsius>);
+static_assert(d::Bindable<std::optional<traits_user::Celsius>>);
+static_assert(d::Bindable<std::vector<traits_user::Celsius>>);
+static_assert(!d::Bindable<std::vector<std::vector<int>>>);
+static_assert(d::Bindable<std::span<const std::byte>>);
+static_assert(d::Bindable<std::chrono::seconds>);
+
+TEST(Params, UserTypesThroughValueTraits) {
+  EXPECT_EQ(text_of(traits_user::Celsius{21.5}), "21.5");
+  EXPECT_EQ(text_of(traits_user::Label{"x"}), "label:x");
+  EXPECT_EQ(text_of(std::optional<traits_user::Label>{}), "<null>");
+  EXPECT_EQ(text_of(std::vector<traits_user::Label>{{"a"}, {"b\"c"}}),
+            "{\"label:a\",\"label:b\\\"c\"}");
+}
+
+TEST(Params, Arrays) {
+  EXPECT_EQ(text_of(std::vector<int>{1, -2}), "{\"1\",\"-2\"}");
+  EXPECT_EQ(text_of(std::vector<std::optional<int>>{1, std::nullopt}),
+            "{\"1\",NULL}");
+  EXPECT_EQ(text_of(std::vector<db::Bytes>{{std::byte{0xab}}}),
+            "{\"\\\\xab\"}");
+  EXPECT_EQ(text_of(std::vector<bool>{}), "{}");
+  d::Param p;
+  d::encode(p, std::vector<std::int32_t>{1});
+  EXPECT_EQ(p.type, d::kOidInt4Array);
+}
+
+TEST(Params, Durations) {
+  using namespace std::chrono_literals;
+  EXPECT_EQ(text_of(90min), "5400000000 microseconds");
+  EXPECT_EQ(text_of(-1500us), "-1500 microseconds");
 }

@@ -13,9 +13,9 @@
 #include "format.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/detail/connection.hpp"
-#include "soundhash/db/migrations.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/job_repository.hpp"
+#include "soundhash/db/migrations.hpp"
 #include "soundhash/db/models.hpp"
 
 namespace soundhash::cli {
@@ -49,7 +49,7 @@ ServerInfo server_info(db::Database& database) {
                     ? *addr
                     : fmt::format("{} (unix socket)", row[4].as<std::string>());
     info.port = row[3].as<int>();
-    info.version = s.read("SHOW server_version").one()[0].as<std::string>();
+    info.version = s.read("SHOW server_version").as<std::string>();
     return info;
   });
 }

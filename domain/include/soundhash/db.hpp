@@ -11,6 +11,7 @@
 //   }  // commits here; rolls back if an exception leaves the block
 
 #include "soundhash/db/config.hpp"
+#include "soundhash/db/copy_writer.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/job_listener.hpp"

@@ -18,7 +18,6 @@ int main() try {
     jobs =
         s.execute("SELECT count(*) FROM processing_jobs WHERE target_id = $1",
                   "add_subdirectory")
-            .one()[0]
             .as<std::int64_t>();
   }  // COMMIT
 

@@ -4,7 +4,11 @@
 //
 //   try { ... } catch (const db::TransientError&) { /* worth retrying */ }
 //               catch (const db::IntegrityError& e) { e.constraint(); }
+//               catch (const db::ResultError&) { /* a bug in the caller */ }
 //
+// Two branches: errors the server reported (by SQLSTATE class) and errors
+// found on the client (InvalidArgument before sending, ResultError when a
+// result does not fit what the code reads from it).
 // `TransientError`s are the ones `db_retry` and `Database::transact` retry.
 
 #include <cstdint>
@@ -30,6 +34,9 @@ class Error : public std::runtime_error {
     std::string hint;
     /// Name of the constraint involved (class 23 errors).
     std::string constraint;
+    /// The SQL text of the statement that failed, when one did. Never its
+    /// parameters: values may be secrets.
+    std::string statement;
 
     /// Fields with only a SQLSTATE.
     static Fields with_sqlstate(std::string state) {
@@ -59,6 +66,11 @@ class Error : public std::runtime_error {
   /// Name of the violated constraint (class 23 errors), if any.
   [[nodiscard]] const std::string& constraint() const noexcept {
     return fields_.constraint;
+  }
+  /// The SQL text of the statement that failed (empty if the failure was
+  /// not a statement's). Never its parameter values.
+  [[nodiscard]] const std::string& statement() const noexcept {
+    return fields_.statement;
   }
   /// True when retrying the whole unit of work may succeed.
   [[nodiscard]] virtual bool is_transient() const noexcept { return false; }
@@ -146,6 +158,35 @@ class PoolTimeout : public Error {
 class InvalidArgument : public Error {
  public:
   using Error::Error;
+};
+
+/// A result did not fit what the code reads from it: a client-side mistake,
+/// never the server's (sqlstate() is empty), never retried. Also: a column
+/// asked for by a name or position the result does not have.
+class ResultError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A statement returned another number of rows than the code expects
+/// (Result::one() or Result::as<T>() on zero or several rows).
+class UnexpectedRowCount : public ResultError {
+ public:
+  using ResultError::ResultError;
+};
+
+/// A NULL was read into a type that cannot hold it; read std::optional<T>.
+class UnexpectedNull : public ResultError {
+ public:
+  using ResultError::ResultError;
+};
+
+/// A value could not be converted to the type asked for: another SQL type
+/// (text read as an integer), or out of the type's range (70000 read as
+/// int16, a year-3000 timestamp read as Timestamp).
+class ConversionError : public ResultError {
+ public:
+  using ResultError::ResultError;
 };
 
 /// A queue call (heartbeat, complete_job, fail_job...) named a job that this

@@ -2,6 +2,7 @@
 // Value types that cross the library boundary.
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -25,6 +26,38 @@ using TimestampUs = std::chrono::sys_time<std::chrono::microseconds>;
 inline BytesView as_bytes(std::string_view s) noexcept {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
+
+class Value;
+
+/// Extension point for binding and reading a type of your own. Specialise it
+/// in namespace soundhash::db with either or both of:
+///
+///   template <>
+///   struct soundhash::db::value_traits<Money> {
+///     // Binding: return any bindable value (an integer, std::string...).
+///     static std::int64_t to_sql(const Money& m) { return m.cents; }
+///     // Reading: never called for NULL (read std::optional<Money> there).
+///     static Money from_sql(const db::Value& v) {
+///       return Money{v.as<std::int64_t>()};
+///     }
+///   };
+///
+/// Money then binds as a parameter and reads with as<Money>(), also inside
+/// std::optional and std::vector (arrays).
+template <class T>
+struct value_traits {};
+
+/// True if value_traits<T> says how to bind a T.
+template <class T>
+concept ToSql = requires(const T& v) {
+  value_traits<T>::to_sql(v);
+};
+
+/// True if value_traits<T> says how to read a T.
+template <class T>
+concept FromSql = requires(const Value& v) {
+  { value_traits<T>::from_sql(v) } -> std::convertible_to<T>;
+};
 
 /// Transaction isolation level of a Session.
 enum class Isolation { read_committed, repeatable_read, serializable };

@@ -1,6 +1,8 @@
 #pragma once
 // Plain structs for SoundHash's rows. Nullable columns are std::optional;
-// timestamps are Timestamp (std::chrono::system_clock::time_point).
+// timestamps are Timestamp (std::chrono::system_clock::time_point). Each
+// stored model's columns are listed once, in its row_traits at the end:
+// `row.as<Video>()` reads them by position in that order.
 
 #include <array>
 #include <chrono>
@@ -8,7 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
+#include "soundhash/db/result.hpp"
 #include "soundhash/db/types.hpp"
 
 namespace soundhash::db {
@@ -261,6 +265,109 @@ struct NewJob {
   std::int32_t max_retries = 3;
   /// Not claimed before now() + delay (server clock), >= 0.
   std::chrono::milliseconds delay{0};
+};
+
+/// Channel's columns, in table order.
+template <>
+struct row_traits<Channel> {
+  /// {column, member} pairs.
+  static constexpr auto columns =
+      std::tuple{column("id", &Channel::id),
+                 column("channel_id", &Channel::channel_id),
+                 column("channel_name", &Channel::channel_name),
+                 column("description", &Channel::description),
+                 column("subscriber_count", &Channel::subscriber_count),
+                 column("video_count", &Channel::video_count),
+                 column("is_active", &Channel::is_active),
+                 column("created_at", &Channel::created_at),
+                 column("updated_at", &Channel::updated_at),
+                 column("last_processed", &Channel::last_processed)};
+};
+
+/// Video's columns, in table order.
+template <>
+struct row_traits<Video> {
+  /// {column, member} pairs.
+  static constexpr auto columns =
+      std::tuple{column("id", &Video::id),
+                 column("video_id", &Video::video_id),
+                 column("channel_id", &Video::channel_id),
+                 column("title", &Video::title),
+                 column("description", &Video::description),
+                 column("duration", &Video::duration),
+                 column("view_count", &Video::view_count),
+                 column("like_count", &Video::like_count),
+                 column("upload_date", &Video::upload_date),
+                 column("url", &Video::url),
+                 column("thumbnail_url", &Video::thumbnail_url),
+                 column("processed", &Video::processed),
+                 column("processing_started", &Video::processing_started),
+                 column("processing_completed", &Video::processing_completed),
+                 column("processing_error", &Video::processing_error),
+                 column("created_at", &Video::created_at),
+                 column("updated_at", &Video::updated_at)};
+};
+
+/// AudioFingerprint's columns, in table order.
+template <>
+struct row_traits<AudioFingerprint> {
+  /// {column, member} pairs.
+  static constexpr auto columns = std::tuple{
+      column("id", &AudioFingerprint::id),
+      column("video_id", &AudioFingerprint::video_id),
+      column("start_time", &AudioFingerprint::start_time),
+      column("end_time", &AudioFingerprint::end_time),
+      column("fingerprint_hash", &AudioFingerprint::fingerprint_hash),
+      column("fingerprint_data", &AudioFingerprint::fingerprint_data),
+      column("confidence_score", &AudioFingerprint::confidence_score),
+      column("peak_count", &AudioFingerprint::peak_count),
+      column("sample_rate", &AudioFingerprint::sample_rate),
+      column("segment_length", &AudioFingerprint::segment_length),
+      column("created_at", &AudioFingerprint::created_at)};
+};
+
+/// MatchResult's columns, in table order.
+template <>
+struct row_traits<MatchResult> {
+  /// {column, member} pairs.
+  static constexpr auto columns = std::tuple{
+      column("id", &MatchResult::id),
+      column("query_fingerprint_id", &MatchResult::query_fingerprint_id),
+      column("matched_fingerprint_id", &MatchResult::matched_fingerprint_id),
+      column("similarity_score", &MatchResult::similarity_score),
+      column("match_confidence", &MatchResult::match_confidence),
+      column("query_source", &MatchResult::query_source),
+      column("query_url", &MatchResult::query_url),
+      column("query_user", &MatchResult::query_user),
+      column("created_at", &MatchResult::created_at)};
+};
+
+/// ProcessingJob's columns, in table order, so that a statement selecting a
+/// whole processing_jobs row yields them in this order. Queries put them at
+/// the end of their rows (read from column `first` on): columns a later
+/// migration adds then only trail what is read.
+template <>
+struct row_traits<ProcessingJob> {
+  /// {column, member} pairs.
+  static constexpr auto columns =
+      std::tuple{column("id", &ProcessingJob::id),
+                 column("job_type", &ProcessingJob::job_type),
+                 column("status", &ProcessingJob::status),
+                 column("target_id", &ProcessingJob::target_id),
+                 column("parameters", &ProcessingJob::parameters),
+                 column("progress", &ProcessingJob::progress),
+                 column("current_step", &ProcessingJob::current_step),
+                 column("created_at", &ProcessingJob::created_at),
+                 column("started_at", &ProcessingJob::started_at),
+                 column("completed_at", &ProcessingJob::completed_at),
+                 column("error_message", &ProcessingJob::error_message),
+                 column("retry_count", &ProcessingJob::retry_count),
+                 column("max_retries", &ProcessingJob::max_retries),
+                 column("priority", &ProcessingJob::priority),
+                 column("run_at", &ProcessingJob::run_at),
+                 column("attempts", &ProcessingJob::attempts),
+                 column("locked_by", &ProcessingJob::locked_by),
+                 column("heartbeat_at", &ProcessingJob::heartbeat_at)};
 };
 
 }  // namespace soundhash::db
