@@ -54,7 +54,7 @@ const std::vector<Case>& cases() {
       {"NUL in channel name", Kind::invalid, "",
        [](auto& v, auto&, auto) { v.create_channel("UCn", "a\0b"s); }},
       {"overlong channel id", Kind::data, "22001",
-       [](auto& v, auto&, auto) { v.create_channel(std::string(65, 'x')); }},
+       [](auto& v, auto&, auto) { v.create_channel(std::string(256, 'x')); }},
       {"invalid UTF-8", Kind::data, "22021",
        [](auto& v, auto&, auto) { v.create_channel("UC\xff\xfe"); }},
       {"duplicate channel id", Kind::integrity, "23505",

@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "sql/adopt.hpp"
 #include "sql/claims.hpp"
 #include "sql/jobs.hpp"
 #include "sql/migration_table.hpp"
@@ -67,6 +68,13 @@ inline constexpr NamedStatement kCatalog[] = {
     {"record_migration", kRecordMigration},
     {"migration_table_exists", kMigrationTableExists},
     {"schema_version", kSchemaVersion},
+    // adopt.hpp
+    {"schema_relations", kSchemaRelations},
+    {"adoption_counts", kAdoptionCounts},
+    {"adoption_problems", kAdoptionProblems},
+    {"adoption_dependents", kAdoptionDependents},
+    {"duplicate_active_jobs", kDuplicateActiveJobs},
+    {"cancel_older_duplicate_jobs", kCancelOlderDuplicateJobs},
 };
 
 }  // namespace soundhash::db::detail::sql

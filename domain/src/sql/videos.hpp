@@ -98,7 +98,8 @@ INSERT INTO match_results (query_fingerprint_id, matched_fingerprint_id,
                            query_url, query_user)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id, query_fingerprint_id, matched_fingerprint_id, similarity_score,
-          match_confidence, query_source, query_url, query_user, created_at
+          match_confidence, query_source, query_url, query_user, created_at,
+          responded, response_sent_at
 )sql";
 
 // The columns in the order create_match_results_batch writes each row.
@@ -111,7 +112,8 @@ FROM STDIN (FORMAT binary)
 
 inline constexpr std::string_view kGetTopMatches = R"sql(
 SELECT id, query_fingerprint_id, matched_fingerprint_id, similarity_score,
-       match_confidence, query_source, query_url, query_user, created_at
+       match_confidence, query_source, query_url, query_user, created_at,
+       responded, response_sent_at
   FROM match_results
  WHERE query_fingerprint_id = $1
  ORDER BY similarity_score DESC, id

@@ -22,7 +22,7 @@ struct Channel {
   /// Primary key (channels.id); what Video::channel_id refers to.
   std::int64_t id = 0;
   std::string channel_id;  ///< YouTube's id, unique
-  /// Display name (at most 255 characters).
+  /// Display name (at most 500 characters).
   std::optional<std::string> channel_name;
   /// Channel description.
   std::optional<std::string> description;
@@ -56,7 +56,7 @@ struct Video {
   std::int64_t id = 0;
   std::string video_id;         ///< YouTube's id, unique
   std::int64_t channel_id = 0;  ///< channels.id
-  /// Title (at most 500 characters).
+  /// Title (at most 1000 characters).
   std::optional<std::string> title;
   /// Video description.
   std::optional<std::string> description;
@@ -156,7 +156,7 @@ struct NewMatchResult {
   std::optional<double> match_confidence;  ///< in [0, 1]
   /// Where the query came from (at most 50 characters).
   std::optional<std::string> query_source;
-  /// URL of the queried audio (at most 500 characters).
+  /// URL of the queried audio (at most 1000 characters).
   std::optional<std::string> query_url;
   /// Who asked (at most 100 characters).
   std::optional<std::string> query_user;
@@ -182,6 +182,10 @@ struct MatchResult {
   std::optional<std::string> query_user;
   /// When the row was inserted.
   Timestamp created_at{};
+  /// Whether the asker was answered (SoundHash's Python services set it).
+  bool responded = false;
+  /// When the answer was sent, if it was.
+  std::optional<Timestamp> response_sent_at;
 };
 
 /// Job statuses the schema allows.
@@ -339,7 +343,9 @@ struct row_traits<MatchResult> {
       column("query_source", &MatchResult::query_source),
       column("query_url", &MatchResult::query_url),
       column("query_user", &MatchResult::query_user),
-      column("created_at", &MatchResult::created_at)};
+      column("created_at", &MatchResult::created_at),
+      column("responded", &MatchResult::responded),
+      column("response_sent_at", &MatchResult::response_sent_at)};
 };
 
 /// ProcessingJob's columns, in table order, so that a statement selecting a
