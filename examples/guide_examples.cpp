@@ -311,7 +311,7 @@ void configure_database() {
   cfg.acquire_timeout = std::chrono::seconds{2};
   cfg.prepared_statements = false;      // behind PgBouncer transaction pooling
   db::Database::configure_global(cfg);  // before the first global() use
-  db::migrate(db::Database::global());     // bundled schema; idempotent
+  db::migrate(db::Database::global());  // bundled schema; idempotent
 }
 // [end]
 

@@ -138,7 +138,10 @@ std::vector<int> run_processes(int procs, int threads,
 
 class JobRace : public ::testing::Test {
  protected:
-  void SetUp() override { { db::Database d(sh_test::config()); db::migrate(d); }; }
+  void SetUp() override {
+    db::Database d(sh_test::config());
+    db::migrate(d);
+  }
   sh_test::Side side;
 };
 

@@ -198,7 +198,6 @@ class Value {
 /// One value of a row. Convert it with `as<T>()` (see Value::as).
 class Field {
  public:
-
   /// True if the value is SQL NULL.
   [[nodiscard]] bool is_null() const noexcept;
   /// Column name as the server reported it.
@@ -258,7 +257,6 @@ concept RowType = requires {
 /// One row of a Result (keeps the result alive).
 class Row {
  public:
-
   /// The value in column `col` (0-based).
   [[nodiscard]] Field operator[](int col) const;
   /// The value in the column named `name`; throws ResultError if none.
