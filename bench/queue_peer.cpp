@@ -8,6 +8,9 @@
 // Modes (the job table is emptied first; only the named phase is timed):
 //   insert-one      N create_job calls, one at a time (autocommit session)
 //   insert-batch    one create_jobs_batch of N
+//   create-if-absent
+//                   W threads, each: N/W create_job_if_not_exists calls
+//                   for keys that have no job yet (autocommit sessions)
 //   drain           W threads, each: claim_next_job, then
 //                   complete_job_and_claim_next per job (one commit per job)
 //   drain-2commit   W threads, each: claim_next_job + complete_job per job
@@ -160,7 +163,7 @@ int main(int argc, char** argv) try {
   db::migrate(d);
   {
     auto s = d.autocommit_session();
-    s.execute("TRUNCATE processing_jobs");
+    s.execute("TRUNCATE processing_jobs, soundhash_job_creation_locks");
   }
   auto jobs = make_jobs(o.jobs);
   const bool draining = o.mode.starts_with("drain");
@@ -180,6 +183,29 @@ int main(int argc, char** argv) try {
     auto s = d.autocommit_session();
     done =
         static_cast<long>(db::JobRepository{s}.create_jobs_batch(jobs).size());
+  } else if (o.mode == "create-if-absent") {
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(o.workers);
+    for (int w = 0; w < o.workers; ++w) {
+      threads.emplace_back([&, w] {
+        try {
+          auto s = d.autocommit_session();
+          db::JobRepository q{s};
+          for (int i = w; i < o.jobs; i += o.workers) {
+            if (!q.create_job_if_not_exists(jobs[i]).second) {
+              throw std::runtime_error("a new key found a job");
+            }
+          }
+        } catch (const std::exception& e) {
+          errors[w] = e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) {
+      if (!e.empty()) throw std::runtime_error(e);
+    }
+    done = o.jobs;
   } else if (draining) {
     std::vector<long> counts(o.workers);
     std::vector<std::string> errors(o.workers);
