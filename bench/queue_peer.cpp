@@ -18,6 +18,8 @@
 //   drain-batched   W threads, each: claim_jobs(500) + complete_jobs
 //   drain-async     as drain, in autocommit sessions whose commits do not
 //                   wait for the WAL flush (TxOptions::synchronous_commit)
+//   drain-worker    as drain, through db::Worker: W threads, a no-op handler,
+//                   until_idle (its timer heartbeats and rescues as usual)
 //   drain-bare      not the library: the issue's "bare one-statement-per-job
 //                   UPDATE ... FOR UPDATE SKIP LOCKED loop". W threads on
 //                   bare libpq connections, each looping one prepared UPDATE
@@ -115,6 +117,16 @@ long drain(db::Database& d, const std::string& mode, int w) {
   return done;
 }
 
+// drain-worker: the runtime around the same fused loop.
+long drain_worker(db::Database& d, int workers) {
+  db::Worker worker{d, {.threads = workers,
+                        .poll = std::chrono::milliseconds(10),
+                        .until_idle = true}};
+  worker.on("bench", [](db::JobContext&) {});
+  const auto stats = worker.run();
+  return static_cast<long>(stats.completed);
+}
+
 // drain-bare: one statement and one commit per job, claiming only.
 long drain_bare(const std::string& conninfo, int w) {
   PGconn* c = PQconnectdb(conninfo.c_str());
@@ -158,7 +170,7 @@ int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   db::Config cfg;
   cfg.conninfo = o.conninfo;
-  cfg.pool_size = std::max(o.workers, 2);
+  cfg.pool_size = std::max(o.workers + 1, 2);  // drain-worker: its timer
   db::Database d{cfg};
   db::migrate(d);
   {
@@ -206,6 +218,8 @@ int main(int argc, char** argv) try {
       if (!e.empty()) throw std::runtime_error(e);
     }
     done = o.jobs;
+  } else if (o.mode == "drain-worker") {
+    done = drain_worker(d, o.workers);
   } else if (draining) {
     std::vector<long> counts(o.workers);
     std::vector<std::string> errors(o.workers);
