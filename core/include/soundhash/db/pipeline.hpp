@@ -101,9 +101,10 @@ class Pipeline {
   /// Like add, for a statement that only reads. A batch of reads alone runs
   /// as Session::read runs one: when it leads a READ COMMITTED unit it gets
   /// a read-only transaction of its own, with nothing left to commit, and in
-  /// an autocommit session a lost connection does not leave it in doubt. A
-  /// write sent through it is refused by the server (SQLSTATE 25006) when it
-  /// leads; a batch that mixes in one add() is a batch of writes.
+  /// an autocommit session a lost connection does not leave it in doubt
+  /// (it is retried). So never send a write through it: in the read-only
+  /// transaction the server refuses it (SQLSTATE 25006), elsewhere it could
+  /// be applied twice. A batch that mixes in one add() is a batch of writes.
   template <Bindable... Args>
   Handle add_read(std::string_view sql, const Args&... args) {
     return queue(true, sql, args...);
