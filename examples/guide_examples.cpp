@@ -139,6 +139,27 @@ bool register_channel(db::Database& database, std::string_view channel_id) {
 }
 // [end]
 
+// [example: pipeline]
+// Looks up many videos in one round trip. The pipeline is one call: were a
+// statement to fail, sync() would throw its error and the others would not
+// count.
+std::vector<std::optional<std::string>> titles_of(
+    db::Session& s, const std::vector<std::string>& video_ids) {
+  auto p = s.pipeline();
+  std::vector<db::Pipeline::Handle> handles;
+  for (const auto& id : video_ids) {
+    handles.push_back(
+        p.add_read("SELECT title FROM videos WHERE video_id = $1", id));
+  }
+  p.sync();  // sends them all, waits once
+  std::vector<std::optional<std::string>> titles;
+  for (const auto& h : handles) {
+    titles.push_back(h.result().optional<std::string>());
+  }
+  return titles;
+}
+// [end]
+
 // [example: calls-are-units]
 // Registers what it can: a duplicate is skipped, the rest still commit.
 int register_channels(db::Session& s, const std::vector<std::string>& ids) {
@@ -604,6 +625,12 @@ int run_all() {
     const int n = register_channels(
         s, {"UC_units_1", "UC_guide_registered", "UC_units_2"});
     std::printf("register_channels: %d of 3\n", n);
+  }
+  {
+    auto s = database.session();
+    const auto titles = titles_of(s, {"vid_guide", "no_such_video"});
+    std::printf("titles_of: %zu titles, second %s\n", titles.size(),
+                titles[1] ? "found" : "missing");
   }
   request_fingerprinting_once("vid_guide");
   racy_request_processing("vid_guide");
