@@ -195,6 +195,25 @@ TEST_P(PipelineKindTest, ManyStatementsWithParameters) {
   EXPECT_EQ(side.count("SELECT count(*) FROM items"), 300);
 }
 
+// Far more than the socket buffers hold, both ways: libpq must read results
+// while it still sends statements, or client and server would each wait for
+// the other to read.
+TEST_P(PipelineKindTest, MoreThanTheSocketBuffersHoldEitherWay) {
+  auto s = open(database, GetParam());
+  auto p = s.pipeline();
+  const std::string payload(4000, 'p');
+  std::vector<db::Pipeline::Handle> handles;
+  for (int i = 0; i < 5000; ++i) {
+    handles.push_back(
+        p.add_read("SELECT $1::text || repeat('r', 4000)", payload));
+  }
+  p.sync();
+  for (const auto& h : handles) {
+    ASSERT_EQ(h.result().as<std::string>().size(), 8000u);
+  }
+  s.commit();
+}
+
 std::string kind_name(const ::testing::TestParamInfo<Kind>& param) {
   switch (param.param) {
     case Kind::scoped:

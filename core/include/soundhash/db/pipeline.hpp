@@ -3,9 +3,10 @@
 //
 //   auto p = session.pipeline();
 //   auto videos = p.add_read("SELECT count(*) FROM videos");
-//   auto moved = p.add("UPDATE videos SET channel_id = $1 WHERE id = $2", 7,
-//   42); p.sync();  // one round trip, one call auto n =
-//   videos.result().as<std::int64_t>();
+//   auto moved = p.add("UPDATE videos SET channel_id = $1 WHERE id = $2",
+//                      7, 42);
+//   p.sync();  // one round trip, one call
+//   auto n = videos.result().as<std::int64_t>();
 //
 // Statements are sent when sync() is called, all of them with one Sync, so
 // the whole batch costs one round trip. The batch is one call of its session
