@@ -2,7 +2,7 @@
 // The match path of VideoRepository: many hashes in one statement. Each
 // takes the query as arrays, unnested WITH ORDINALITY so that every query
 // hash keeps its place (ord, from 1) even when a hash repeats. Both read
-// audio_fingerprints_match_idx (migration 9) only: its key (hash, id) gives
+// audio_fingerprints_match_idx (migration 10) only: its key (hash, id) gives
 // each hash's fingerprints in id order, and its INCLUDE columns give the
 // vote's video_id and start_time without visiting the table.
 
