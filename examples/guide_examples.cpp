@@ -608,6 +608,45 @@ void run_queue_examples(db::Database& database) {
   std::printf("worker: %lld done\n", static_cast<long long>(stats.completed));
 }
 
+// [example: identify-clip]
+// The video a clip comes from, if any: one statement, one round trip.
+std::optional<db::MatchCandidate> identify(
+    db::Database& database, const std::vector<db::QueryHash>& clip) {
+  const auto candidates = database.transact([&](db::Session& s) {
+    return db::VideoRepository{s}.find_matches(clip, 3);
+  });
+  // One or two aligned hashes happen by chance: ask for a few more.
+  if (candidates.empty() || candidates[0].matched_hashes < 5) {
+    return std::nullopt;
+  }
+  return candidates[0];
+}
+// [end]
+
+// Six fingerprints of `video` from 10 s on, then the clip of them from 0 s.
+void run_match_example(db::Database& database, std::int64_t video) {
+  std::vector<db::NewFingerprint> fps;
+  std::vector<db::QueryHash> clip;
+  for (int i = 0; i < 6; ++i) {
+    const std::string hash = "guide_hash_" + std::to_string(i);
+    fps.push_back({.video_id = video,
+                   .start_time = 10.0 + i,
+                   .end_time = 11.0 + i,
+                   .fingerprint_hash = hash,
+                   .fingerprint_data = db::Bytes{std::byte{1}}});
+    clip.push_back({hash, static_cast<double>(i)});
+  }
+  database.transact([&](db::Session& s) {
+    db::VideoRepository{s}.create_fingerprints_batch(fps);
+  });
+  const auto found = identify(database, clip);
+  if (!found || found->video_id != video || found->offset != 10.0) {
+    throw std::runtime_error("identify: the clip was not found at 10 s");
+  }
+  std::printf("identify: video %lld at %.1f s\n",
+              static_cast<long long>(found->video_id), found->offset);
+}
+
 int run_all() {
   use_own_database_logger();
   log_database_to_file();
@@ -647,6 +686,7 @@ int run_all() {
   dont_hold_session("vid_guide");
   dont_nest(video.id, job_id);
   run_queue_examples(database);
+  run_match_example(database, video.id);
 
   db::Database other{service_config()};
   db::Database unretried{no_retry_config()};

@@ -37,5 +37,6 @@ const Command& jobs_retry_command();
 const Command& jobs_rescue_command();
 const Command& jobs_purge_command();
 const Command& doctor_command();
+const Command& match_command();
 
 }  // namespace soundhash::cli

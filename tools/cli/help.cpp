@@ -45,7 +45,7 @@ std::span<const Command* const> all_commands() {
   static const Command* const kAll[] = {
       &migrate_command(),      &status_command(),     &jobs_list_command(),
       &jobs_enqueue_command(), &jobs_retry_command(), &jobs_rescue_command(),
-      &jobs_purge_command(),   &doctor_command(),
+      &jobs_purge_command(),   &doctor_command(),     &match_command(),
   };
   return kAll;
 }
