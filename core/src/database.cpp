@@ -4,8 +4,8 @@
 #include <mutex>
 #include <optional>
 
-#include "soundhash/db/detail/database_access.hpp"
 #include "slow_log.hpp"
+#include "soundhash/db/detail/database_access.hpp"
 #include "soundhash/db/detail/pool.hpp"
 
 namespace soundhash::db {

@@ -275,7 +275,8 @@ Result Session::run_statement(Purpose purpose, std::string_view sql,
                             : std::chrono::steady_clock::time_point{};
   detail::Trip done = trip.send(prefix, wrap, {sql, params});
   ++trips_;
-  if (slow.on()) slow.note(call_op_, sql, std::chrono::steady_clock::now() - t0);
+  if (slow.on())
+    slow.note(call_op_, sql, std::chrono::steady_clock::now() - t0);
   note_prefix(done);
   if (!done.ok()) fail(done.error);
   if (observer()) last_rows_ = done.result.affected_rows();
@@ -308,7 +309,8 @@ void Session::run_text(std::string_view sql, const Send& send) {
           .send_text(prefix_for(c.tx_status() == detail::TxStatus::idle), sql,
                      send);
   ++trips_;
-  if (slow.on()) slow.note(call_op_, sql, std::chrono::steady_clock::now() - t0);
+  if (slow.on())
+    slow.note(call_op_, sql, std::chrono::steady_clock::now() - t0);
   note_prefix(done);
   if (!done.ok()) fail(done.error);
   tx_ = Tx::open;
@@ -444,8 +446,7 @@ void Session::give_back() noexcept {
   if (!conn_) return;
   // The pool rolls back (or, broken, drops) a transaction left open.
   const bool in_doubt = std::exchange(doubt_reported_, false);
-  if (observer() && !in_doubt &&
-      conn_->tx_status() != detail::TxStatus::idle) {
+  if (observer() && !in_doubt && conn_->tx_status() != detail::TxStatus::idle) {
     report_unit(UnitOutcome::rolled_back);
   }
   db_.pool().release(std::move(conn_));

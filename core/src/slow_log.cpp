@@ -33,12 +33,12 @@ void SlowLog::note(std::string_view op, std::string_view sql,
   const std::int64_t skipped = skipped_.exchange(0, std::memory_order_relaxed);
   try {
     const bool cut = sql.size() > kMaxSql;
-    logger().warn(
-        "Slow statement in {}: {:.3f}s (threshold {}ms){}: {}{}", op,
-        std::chrono::duration<double>(took).count(), threshold_.count(),
-        skipped > 0 ? fmt::format(" ({} more not logged)", skipped)
-                    : std::string(),
-        sql.substr(0, kMaxSql), cut ? " ..." : "");
+    logger().warn("Slow statement in {}: {:.3f}s (threshold {}ms){}: {}{}", op,
+                  std::chrono::duration<double>(took).count(),
+                  threshold_.count(),
+                  skipped > 0 ? fmt::format(" ({} more not logged)", skipped)
+                              : std::string(),
+                  sql.substr(0, kMaxSql), cut ? " ..." : "");
   } catch (...) {
     // A log line is not worth failing the statement for.
   }

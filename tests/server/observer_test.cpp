@@ -43,8 +43,8 @@ struct Recorder : db::Observer, db::QueueObserver {
 
   void on_statement(const db::StatementEvent& e) noexcept override {
     std::lock_guard lock(m);
-    statements.push_back({std::string(e.operation), e.round_trips, e.rows,
-                          e.ok, std::string(e.sqlstate)});
+    statements.push_back({std::string(e.operation), e.round_trips, e.rows, e.ok,
+                          std::string(e.sqlstate)});
   }
   void on_retry(const db::RetryEvent& e) noexcept override {
     std::lock_guard lock(m);
@@ -65,8 +65,8 @@ struct Recorder : db::Observer, db::QueueObserver {
   }
   void on_job(const db::JobEvent& e) noexcept override {
     std::lock_guard lock(m);
-    jobs.push_back({e.change, std::string(e.job_type), e.job_id, e.wait,
-                    e.retrying});
+    jobs.push_back(
+        {e.change, std::string(e.job_type), e.job_id, e.wait, e.retrying});
   }
   void clear() {
     std::lock_guard lock(m);
@@ -161,8 +161,9 @@ TEST_F(ObserverTest, ARepositoryCallIsReportedUnderItsMethodName) {
 // (the side waits longer before it looks for deadlocks), its failure and the
 // retry carry SQLSTATE 40P01, and the re-run commits.
 TEST_F(ObserverTest, ADeadlockRetryCarriesItsSqlstate) {
-  side.exec("SET deadlock_timeout = '10s'; BEGIN; "
-            "UPDATE accounts SET balance = 0 WHERE id = 2");
+  side.exec(
+      "SET deadlock_timeout = '10s'; BEGIN; "
+      "UPDATE accounts SET balance = 0 WHERE id = 2");
   std::atomic<int> attempts{0};
   std::thread unit([&] {
     database.transact([&](db::Session& s) {

@@ -50,9 +50,9 @@ struct Config {
   /// SOUNDHASH_DB_RETRY_MAX_DELAY_MS, SOUNDHASH_DB_RETRY_MULTIPLIER,
   /// SOUNDHASH_DB_RETRY_JITTER, SOUNDHASH_DB_PREPARED_STATEMENTS
   /// (0/1/true/false), SOUNDHASH_DB_SLOW_STATEMENT_MS,
-  /// SOUNDHASH_DB_SLOW_STATEMENT_LOGS_PER_SECOND. A malformed value throws InvalidArgument naming the
-  /// variable. Settings in the conninfo (see take_conninfo_settings) override
-  /// the environment.
+  /// SOUNDHASH_DB_SLOW_STATEMENT_LOGS_PER_SECOND. A malformed value throws
+  /// InvalidArgument naming the variable. Settings in the conninfo (see
+  /// take_conninfo_settings) override the environment.
   static Config from_env();
 
   /// Applies, and removes from `conninfo` (libpq would reject them), the

@@ -65,17 +65,18 @@ class Database {
   auto transact(F&& fn, TxOptions options = {})
       -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
     using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
-    return detail::retry_observed("transact", config_.retry, observer(), [&]() -> R {
-      Session s(*this, options, Session::ForTransact{});
-      if constexpr (std::is_void_v<R>) {
-        fn(s);
-        s.commit_unit();
-      } else {
-        R r = fn(s);
-        s.commit_unit();
-        return r;
-      }
-    });
+    return detail::retry_observed(
+        "transact", config_.retry, observer(), [&]() -> R {
+          Session s(*this, options, Session::ForTransact{});
+          if constexpr (std::is_void_v<R>) {
+            fn(s);
+            s.commit_unit();
+          } else {
+            R r = fn(s);
+            s.commit_unit();
+            return r;
+          }
+        });
   }
 
   /// Forwards to the domain's `migrate(Database&)` (migrations.hpp), which

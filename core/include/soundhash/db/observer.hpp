@@ -16,8 +16,8 @@
 // connection), never under the pool's lock, so an observer may call
 // Database::pool_stats(). Many threads may call one observer at once: it must
 // be thread-safe and cheap; the callbacks are noexcept, and must not use the
-// Database they observe (a session, a transact) from inside a callback. With no observer
-// installed an event costs one pointer test.
+// Database they observe (a session, a transact) from inside a callback. With no
+// observer installed an event costs one pointer test.
 
 #include <chrono>
 #include <cstdint>
