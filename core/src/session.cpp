@@ -287,7 +287,8 @@ Result Session::run_statement(Purpose purpose, std::string_view sql,
     case Wrap::commit_read:
       call_ = Call::committed;
       tx_ = Tx::clean;
-      report_unit(UnitOutcome::committed);
+      // A read's own transaction is not a unit of work (as read_alone).
+      if (wrap == Wrap::commit) report_unit(UnitOutcome::committed);
       break;
     case Wrap::ask_wrote:
     case Wrap::open:
