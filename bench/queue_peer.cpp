@@ -8,6 +8,9 @@
 // Modes (the job table is emptied first; only the named phase is timed):
 //   insert-one      N create_job calls, one at a time (autocommit session)
 //   insert-batch    one create_jobs_batch of N
+//   create-if-absent
+//                   W threads, each: N/W create_job_if_not_exists calls
+//                   for keys that have no job yet (autocommit sessions)
 //   drain           W threads, each: claim_next_job, then
 //                   complete_job_and_claim_next per job (one commit per job)
 //   drain-2commit   W threads, each: claim_next_job + complete_job per job
@@ -15,6 +18,8 @@
 //   drain-batched   W threads, each: claim_jobs(500) + complete_jobs
 //   drain-async     as drain, in autocommit sessions whose commits do not
 //                   wait for the WAL flush (TxOptions::synchronous_commit)
+//   drain-worker    as drain, through db::Worker: W threads, a no-op handler,
+//                   until_idle (its timer heartbeats and rescues as usual)
 //   drain-bare      not the library: the issue's "bare one-statement-per-job
 //                   UPDATE ... FOR UPDATE SKIP LOCKED loop". W threads on
 //                   bare libpq connections, each looping one prepared UPDATE
@@ -118,6 +123,16 @@ long drain(db::Database& d, const std::string& mode, int w) {
   return done;
 }
 
+// drain-worker: the runtime around the same fused loop.
+long drain_worker(db::Database& d, int workers) {
+  db::Worker worker{d, {.threads = workers,
+                        .poll = std::chrono::milliseconds(10),
+                        .until_idle = true}};
+  worker.on("bench", [](db::JobContext&) {});
+  const auto stats = worker.run();
+  return static_cast<long>(stats.completed);
+}
+
 // drain-bare: one statement and one commit per job, claiming only.
 long drain_bare(const std::string& conninfo, int w) {
   PGconn* c = PQconnectdb(conninfo.c_str());
@@ -161,7 +176,7 @@ int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   db::Config cfg;
   cfg.conninfo = o.conninfo;
-  cfg.pool_size = std::max(o.workers, 2);
+  cfg.pool_size = std::max(o.workers + 1, 2);  // drain-worker: its timer
 #ifdef SOUNDHASH_BENCH_PROMETHEUS
   auto metrics = std::make_shared<db::PrometheusMetrics>();
   if (o.observe == "prometheus") cfg.observer = metrics;
@@ -173,7 +188,7 @@ int main(int argc, char** argv) try {
   db::migrate(d);
   {
     auto s = d.autocommit_session();
-    s.execute("TRUNCATE processing_jobs");
+    s.execute("TRUNCATE processing_jobs, soundhash_job_creation_locks");
   }
   auto jobs = make_jobs(o.jobs);
   const bool draining = o.mode.starts_with("drain");
@@ -193,6 +208,31 @@ int main(int argc, char** argv) try {
     auto s = d.autocommit_session();
     done =
         static_cast<long>(db::JobRepository{s}.create_jobs_batch(jobs).size());
+  } else if (o.mode == "create-if-absent") {
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(o.workers);
+    for (int w = 0; w < o.workers; ++w) {
+      threads.emplace_back([&, w] {
+        try {
+          auto s = d.autocommit_session();
+          db::JobRepository q{s};
+          for (int i = w; i < o.jobs; i += o.workers) {
+            if (!q.create_job_if_not_exists(jobs[i]).second) {
+              throw std::runtime_error("a new key found a job");
+            }
+          }
+        } catch (const std::exception& e) {
+          errors[w] = e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) {
+      if (!e.empty()) throw std::runtime_error(e);
+    }
+    done = o.jobs;
+  } else if (o.mode == "drain-worker") {
+    done = drain_worker(d, o.workers);
   } else if (draining) {
     std::vector<long> counts(o.workers);
     std::vector<std::string> errors(o.workers);

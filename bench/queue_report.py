@@ -40,6 +40,9 @@ for w in (1, 2, 4):
     rows.append((f"bare claim loop (no completion, not a queue), {w} worker{'s' if w > 1 else ''}",
                  "drain-bare", "drain", w, None))
 for w in (1, 2, 4):
+    rows.append((f"drain per job through db::Worker, {w} worker{'s' if w > 1 else ''}",
+                 "drain-worker", "drain", w, None))
+for w in (1, 2, 4):
     rows.append((f"drain batched, {w} worker{'s' if w > 1 else ''}",
                  "drain-batched", "drain-batched", w, 1.0))
 
@@ -56,3 +59,13 @@ for label, ours, theirs, w, target in rows:
     if target is not None and a and b:
         ok = " ok" if a / b >= target and (target > 1 or a > b) else " MISSED"
     print(f"| {label} | {fmt(a)} | {fmt(b)} | {ratio} | {goal}{ok} |")
+
+# db::Worker's overhead over the bare fused loop it runs (target: <= 10%).
+print("\n| threads | fused loop | db::Worker | overhead | target |")
+print("| ---: | ---: | ---: | ---: | --- |")
+for w in (1, 2, 4):
+    a, b = med("soundhash-db", "drain", w), med("soundhash-db", "drain-worker", w)
+    if a and b:
+        over = (a - b) / a * 100
+        ok = "ok" if over <= 10 else "MISSED"
+        print(f"| {w} | {fmt(a)} | {fmt(b)} | {over:.1f}% | <= 10% {ok} |")

@@ -430,6 +430,25 @@ int work_until_stopped(db::Database& database, db::JobListener& listener,
 }
 // [end]
 
+// [example: worker-runtime]
+// A service's worker: handlers per job type on four threads; claims,
+// heartbeats, wake-ups, rescue and shutdown are the runtime's. A SIGTERM
+// handler calls worker.request_stop().
+db::WorkerStats run_fingerprint_worker(db::Database& database,
+                                       bool until_idle) {
+  db::Worker worker{database, {.threads = 4, .until_idle = until_idle}};
+  worker.on("fingerprint", [](db::JobContext& job) {
+    job.progress(10, "decoding");  // sent with the next heartbeat
+    const auto fingerprints = fingerprint_job(job.job());  // throw: failed
+    job.database().transact([&](db::Session& s) {
+      db::VideoRepository{s}.create_fingerprints_batch(fingerprints);
+      job.complete_in(s);  // results and completion commit together
+    });
+  });
+  return worker.run();  // until request_stop(), or idle with until_idle
+}
+// [end]
+
 // [example: fused-loop]
 // A busy worker: completing a job and claiming the next is one statement,
 // one round trip and one commit.
@@ -558,6 +577,14 @@ void run_queue_examples(db::Database& database) {
   jobs.complete_job(released->id, "guide:5");
   std::printf("purged: %lld\n",
               static_cast<long long>(purge_history(database)));
+  // The broken job would be retried for minutes: end it, then run a Worker
+  // until the queue is idle.
+  s.execute("UPDATE processing_jobs SET status = 'failed' WHERE target_id = "
+            "'broken'");
+  jobs.create_job("fingerprint", "vid_guide_5");
+  const auto stats = run_fingerprint_worker(database, true);
+  if (stats.completed != 1) throw std::runtime_error("the Worker ran no job");
+  std::printf("worker: %lld done\n", static_cast<long long>(stats.completed));
 }
 
 int run_all() {

@@ -1,24 +1,21 @@
 // A small ingest service: channels and videos come in, a job per video is
-// created idempotently, workers claim jobs, write the video's fingerprints in
-// one batch and record progress; SIGINT/SIGTERM stop it cleanly (work in
-// flight finishes or rolls back, nothing is half-written).
+// created idempotently, a db::Worker runs the jobs, each writing its video's
+// fingerprints in one batch and completing in the same unit; SIGINT/SIGTERM
+// stop it cleanly (work in flight finishes or rolls back, nothing is
+// half-written).
 //
 //   ingest_service [--channels N] [--videos N] [--workers N] [--until-idle]
 //
 // Reads DATABASE_URL. With --until-idle it exits once every job is done.
-
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <soundhash/db.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace db = soundhash::db;
@@ -26,8 +23,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The signal handler may only touch lock-free atomics and request_stop().
 std::atomic<bool> stopping{false};
-extern "C" void on_signal(int) { stopping = true; }
+std::atomic<db::Worker*> running_worker{nullptr};
+extern "C" void on_signal(int) {
+  stopping = true;
+  if (auto* w = running_worker.load()) w->request_stop();
+}
 
 struct Options {
   int channels = 2;
@@ -114,40 +116,19 @@ std::vector<db::NewFingerprint> fingerprint(const db::Video& v) {
   return out;
 }
 
-// Claims jobs until stopped (or idle, with --until-idle).
-void worker(db::Database& database, const Options& o, std::atomic<int>& done,
-            const std::string& me) {
-  while (!stopping) {
-    auto job = database.transact([&](db::Session& s) {
-      return db::JobRepository{s}.claim_next_job({"fingerprint"}, me);
-    });
-    if (!job) {
-      if (o.until_idle) return;
-      std::this_thread::sleep_for(200ms);
-      continue;
-    }
-    try {
-      // One unit: fingerprints, progress, video and job state commit
-      // together or not at all; transact re-runs it on transient errors.
-      database.transact([&](db::Session& s) {
-        db::VideoRepository videos{s};
-        db::JobRepository jobs{s};
-        auto video = videos.get_video_by_id(job->target_id);
-        if (!video) throw std::runtime_error("no video " + job->target_id);
-        jobs.heartbeat(job->id, me, 10.0, "fingerprinting");
-        const auto fps = fingerprint(*video);
-        videos.create_fingerprints_batch(fps);
-        videos.mark_video_processed(video->id);
-        jobs.complete_job(job->id, me);
-      });
-      ++done;
-    } catch (const std::exception& e) {
-      // Record the failure in a unit of its own, so the job is not stuck.
-      database.transact([&](db::Session& s) {
-        db::JobRepository{s}.fail_job(job->id, me, e.what());
-      });
-    }
-  }
+// One unit per job: fingerprints, video and job state commit together or not
+// at all (complete_in); transact re-runs it on transient errors, and a throw
+// fails the attempt.
+void fingerprint_job(db::JobContext& job) {
+  job.progress(10, "fingerprinting");  // sent with the next heartbeat
+  job.database().transact([&](db::Session& s) {
+    db::VideoRepository videos{s};
+    auto video = videos.get_video_by_id(job.job().target_id);
+    if (!video) throw std::runtime_error("no video " + job.job().target_id);
+    videos.create_fingerprints_batch(fingerprint(*video));
+    videos.mark_video_processed(video->id);
+    job.complete_in(s);
+  });
 }
 
 }  // namespace
@@ -163,20 +144,28 @@ int main(int argc, char** argv) try {
   std::printf("ingest_service: ingested %d channels x %d videos\n", o.channels,
               o.videos);
 
-  std::atomic<int> done{0};
-  std::vector<std::thread> workers;
-  for (int i = 0; i < o.workers; ++i) {
-    workers.emplace_back(
-        worker, std::ref(database), std::cref(o), std::ref(done),
-        "ingest:" + std::to_string(::getpid()) + ":" + std::to_string(i));
+  db::Worker worker{database,
+                    {.threads = o.workers,
+                     .poll = std::chrono::milliseconds(200),
+                     .until_idle = o.until_idle}};
+  worker.on("fingerprint", fingerprint_job);
+  running_worker = &worker;
+  if (stopping) worker.request_stop();  // a signal during the ingest
+  db::WorkerStats stats;
+  try {
+    stats = worker.run();
+  } catch (...) {
+    running_worker = nullptr;
+    throw;
   }
-  for (auto& t : workers) t.join();
+  running_worker = nullptr;
 
   const auto counts = database.transact([](db::Session& s) {
     return db::JobRepository{s}.count_jobs_by_status();
   });
   std::printf("ingest_service: %s; processed %d jobs; jobs by status:",
-              stopping ? "stopped by signal" : "idle", done.load());
+              stopping ? "stopped by signal" : "idle",
+              static_cast<int>(stats.completed));
   for (const auto& [status, n] : counts) {
     std::printf(" %s=%lld", status.c_str(), static_cast<long long>(n));
   }

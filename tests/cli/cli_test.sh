@@ -580,6 +580,22 @@ checks=$((checks + 1))
 ! grep -Eq 'lock_timeout is 0|statement_timeout is 0' "$out" ||
   fail "warned about a timeout that is set"
 
+# Duplicate active jobs (a creator without the lock row raced) and the
+# optional unique index that rules them out.
+run doctor
+expect_out '^active jobs +one per \(type, target\) for creators that take the lock row only \(no unique index\)$'
+sql "INSERT INTO processing_jobs (job_type, target_id) VALUES ('dup', 'x'), ('dup', 'x')" >/dev/null
+run doctor
+expect_rc 0
+expect_out '^  - 1 \(job type, target\) keys have more than one pending or running job'
+sql "DELETE FROM processing_jobs WHERE job_type = 'dup'" >/dev/null
+sql "CREATE UNIQUE INDEX processing_jobs_one_active_idx ON processing_jobs (job_type, target_id) WHERE status IN ('pending', 'running')" >/dev/null
+run doctor
+expect_out '^active jobs +one per \(type, target\), enforced by processing_jobs_one_active_idx$'
+checks=$((checks + 1))
+! grep -q 'more than one pending' "$out" || fail "warned about duplicates that are gone"
+sql "DROP INDEX processing_jobs_one_active_idx" >/dev/null
+
 # --- verdict -----------------------------------------------------------------
 
 if [ "$failures" -gt 0 ]; then

@@ -3,7 +3,8 @@
 # processes drain 200 jobs, failing the first attempt of every 7th; an idle
 # worker wakes on NOTIFY and stops promptly on SIGINT; a busy one stops on
 # SIGTERM with nothing left running; the jobs of a killed worker are
-# rescued by the next.
+# rescued by the next; a worker stopped by SIGTERM past its deadline releases
+# its jobs to the next.
 set -euo pipefail
 bin=${1:?usage: worker_test.sh WORKER}
 q() { psql -X -qAt -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"; }
@@ -109,9 +110,29 @@ sleep 0.3  # a statement it had sent completes on the server (or not) by now
 stuck=$(q "SELECT count(*) FROM processing_jobs WHERE status = 'running'")
 [ "$stuck" -ge 1 ]
 "$bin" --threads 4 --until-idle --stale-seconds 1 >"$tmp/w6" 2>"$tmp/e6"
-grep -c "^worker: rescued job .* now pending$" "$tmp/w6" | grep -qx "$stuck"
+grep -qx "worker: rescued $stuck, released 0, lost 0 jobs" "$tmp/w6"
 tail -n 1 "$tmp/w6"
 [ "$(q "SELECT count(*) FROM processing_jobs WHERE status <> 'completed'")" = 0 ]
 [ "$(q "SELECT count(*) FROM processing_jobs WHERE attempts = 2
         AND retry_count = 1 AND error_message LIKE 'rescued:%'")" = "$stuck" ]
+
+# SIGTERM mid-drain with jobs that outlast the stop deadline: the jobs in hand
+# are released (unstarted, attempt taken back), nothing is lost, and another
+# worker claims and completes them.
+enqueue 6 slow
+"$bin" --threads 2 --work-ms 5000 --stop-seconds 0.3 >"$tmp/w7" 2>"$tmp/e7" &
+w7=$!
+until_q "SELECT count(*) FROM processing_jobs WHERE status = 'running'" 2
+stop "$w7" TERM
+cat "$tmp/w7"
+grep -qx "worker: rescued 0, released 2, lost 0 jobs" "$tmp/w7"
+grep -qx "worker: stopped by signal; completed 0 jobs, failed 0 attempts" "$tmp/w7"
+[ "$(q "SELECT count(*) FROM processing_jobs WHERE target_id LIKE 'slow%'
+        AND status = 'pending' AND attempts = 0 AND locked_by IS NULL")" = 6 ]
+"$bin" --threads 3 --until-idle --work-ms 30 >"$tmp/w8" 2>"$tmp/e8"
+tail -n 1 "$tmp/w8"
+grep -qx "worker: idle; completed 6 jobs, failed 0 attempts" "$tmp/w8"
+[ "$(q "SELECT count(*) FROM processing_jobs WHERE target_id LIKE 'slow%'
+        AND status = 'completed' AND attempts = 1 AND retry_count = 0
+        AND locked_by LIKE '%:%'")" = 6 ]
 echo "worker_test: ok"

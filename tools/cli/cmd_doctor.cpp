@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ struct Findings {
   bool ssl = false;
   bool tcp = false;  // false: unix socket
   bool loopback = false;
+  // Creators that take no lock row (SoundHash's Python layer) can make a
+  // second active job for one (type, target) unless the optional unique
+  // index is installed (docs/guide/migration.md, "Racing creators").
+  bool has_jobs = false;
+  std::optional<bool> one_active_index_valid;  // absent: not installed
+  std::int64_t duplicate_keys = 0;
 };
 
 Findings examine(db::Database& database) {
@@ -77,6 +84,21 @@ Findings examine(db::Database& database) {
                          .one();
   f.tcp = where[0].as<bool>();
   f.loopback = where[1].as<bool>();
+  f.has_jobs =
+      s.read("SELECT to_regclass('processing_jobs') IS NOT NULL").as<bool>();
+  if (f.has_jobs) {
+    f.one_active_index_valid =
+        s.read(
+             "SELECT indisvalid FROM pg_index WHERE indexrelid = "
+             "to_regclass('processing_jobs_one_active_idx')")
+            .optional<bool>();
+    f.duplicate_keys =
+        s.read(
+             "SELECT count(*) FROM (SELECT 1 FROM processing_jobs"
+             " WHERE status IN ('pending', 'running')"
+             " GROUP BY job_type, target_id HAVING count(*) > 1) d")
+            .as<std::int64_t>();
+  }
   return f;
 }
 
@@ -114,6 +136,19 @@ std::vector<std::string> warnings(const Findings& f, const db::Config& cfg) {
   } catch (const std::exception&) {
     // Not numbers: nothing to compare.
   }
+  if (f.duplicate_keys > 0) {
+    w.push_back(fmt::format(
+        "{} (job type, target) keys have more than one pending or running "
+        "job: a creator without the lock row raced (docs/guide/migration.md, "
+        "\"Racing creators\")",
+        f.duplicate_keys));
+  }
+  if (f.one_active_index_valid == false) {
+    w.push_back(
+        "processing_jobs_one_active_idx is invalid (its CREATE INDEX "
+        "CONCURRENTLY failed, usually on duplicates): drop it, resolve the "
+        "duplicates, create it again");
+  }
   if (f.tcp && !f.loopback && !f.ssl) {
     w.push_back("the connection is not encrypted (add sslmode=require)");
   }
@@ -134,6 +169,14 @@ int run_doctor(const Invocation& inv) {
   fmt::print(
       "ssl          {}\n",
       f.ssl ? "in use" : (f.tcp ? "not in use" : "not in use (unix socket)"));
+  if (f.has_jobs) {
+    fmt::print("active jobs  {}\n",
+               f.one_active_index_valid.value_or(false)
+                   ? "one per (type, target), enforced by "
+                     "processing_jobs_one_active_idx"
+                   : "one per (type, target) for creators that take the lock "
+                     "row only (no unique index)");
+  }
   fmt::print("settings\n");
   for (const auto& name : kSettings) {
     if (name == "superuser_reserved_connections") continue;

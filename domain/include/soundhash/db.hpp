@@ -30,3 +30,4 @@
 #include "soundhash/db/types.hpp"
 #include "soundhash/db/version.hpp"
 #include "soundhash/db/video_repository.hpp"
+#include "soundhash/db/worker.hpp"

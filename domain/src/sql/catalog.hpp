@@ -51,6 +51,7 @@ inline constexpr NamedStatement kCatalog[] = {
     {"complete_job", kCompleteJob},
     {"fail_job", kFailJob},
     {"rescue_stale_jobs", kRescueStaleJobs},
+    {"try_rescue_lock", kTryRescueLock},
     {"release_jobs", kReleaseJobs},
     {"purge_finished_jobs", kPurgeFinishedJobs},
     {"oldest_runnable_wait", kOldestRunnableWait},

@@ -146,6 +146,12 @@ SELECT id, job_type, status, target_id, parameters, progress, current_step,
  ORDER BY id
 )sql";
 
+// Elects the process that rescues this round (Worker); held until the
+// transaction ends.
+inline constexpr std::string_view kTryRescueLock = R"sql(
+SELECT pg_try_advisory_xact_lock($1)
+)sql";
+
 // The attempt the claim counted never ran, so it is taken back; run_at stays,
 // so a job keeps its place ahead of newer ones. Going back to pending fires
 // the requeue trigger, which wakes idle workers. Returns the ids not
