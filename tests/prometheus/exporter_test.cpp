@@ -188,16 +188,17 @@ TEST_F(Exporter, CountersMoveWithTheWorkloadAndTheExpositionParses) {
   side.exec("UPDATE accounts SET balance = 0 WHERE id = 1; COMMIT");
   unit.join();
   const std::string third = scrape(server.port());
-  EXPECT_EQ(
-      value(
-          third,
-          R"(soundhash_db_retries_total{operation="transact",sqlstate="40P01"})"),
-      1);
+  // At least one: under load a re-run can take row 1 before the side's
+  // woken UPDATE does and deadlock again; every one is counted under 40P01.
+  const double retries = value(
+      third,
+      R"(soundhash_db_retries_total{operation="transact",sqlstate="40P01"})");
+  EXPECT_GE(retries, 1);
   EXPECT_EQ(
       value(
           third,
           R"(soundhash_db_operation_errors_total{operation="execute",sqlstate_class="40"})"),
-      1);
+      retries);
   EXPECT_GE(value(third, R"(soundhash_db_units_total{outcome="rolled_back"})"),
             1);
 
