@@ -178,11 +178,19 @@ TEST_F(Exporter, CountersMoveWithTheWorkloadAndTheExpositionParses) {
       s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 2");
     });
   });
+  // Waits for the unit's lock wait in this test's own database (other
+  // tests' waits must not count). On a timeout the side lets go first, so
+  // the thread ends before the test fails.
   sh_test::Side watcher;
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (watcher.count("SELECT count(*) FROM pg_locks WHERE NOT granted") ==
-         0) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (watcher.count("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity"
+                       " a USING (pid) WHERE NOT l.granted"
+                       " AND a.datname = current_database()") == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      side.exec("ROLLBACK");
+      unit.join();
+      FAIL() << "the unit never waited for the side's row lock";
+    }
     std::this_thread::sleep_for(5ms);
   }
   side.exec("UPDATE accounts SET balance = 0 WHERE id = 1; COMMIT");

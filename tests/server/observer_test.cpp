@@ -172,34 +172,50 @@ TEST_F(ObserverTest, ADeadlockRetryCarriesItsSqlstate) {
       s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 2");
     });
   });
+  // Waits for the unit's lock wait in this test's own database (other
+  // tests' waits must not count). On a timeout the side lets go first, so
+  // the thread ends before the test fails.
   sh_test::Side watcher;
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (watcher.count("SELECT count(*) FROM pg_locks WHERE NOT granted") ==
-         0) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (watcher.count("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity"
+                       " a USING (pid) WHERE NOT l.granted"
+                       " AND a.datname = current_database()") == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      side.exec("ROLLBACK");
+      unit.join();
+      FAIL() << "the unit never waited for the side's row lock";
+    }
     std::this_thread::sleep_for(5ms);
   }
   // Blocks until the library's backend, detecting the cycle first, aborts.
   side.exec("UPDATE accounts SET balance = 0 WHERE id = 1; COMMIT");
   unit.join();
-  EXPECT_EQ(attempts.load(), 2);
+  // Usually one deadlock. Rarely the re-run takes row 1 again before the
+  // side's woken UPDATE does and is the victim once more: every attempt but
+  // the last is then a 40P01 retry, reported as such.
+  const int n = attempts.load();
+  ASSERT_GE(n, 2);
   EXPECT_EQ(side.count("SELECT balance FROM accounts WHERE id = 1"), 1);
 
   std::lock_guard lock(rec->m);
-  ASSERT_EQ(rec->retries.size(), 1u);
-  EXPECT_EQ(rec->retries[0].operation, "transact");
-  EXPECT_EQ(rec->retries[0].attempt, 1);
-  EXPECT_EQ(rec->retries[0].sqlstate, "40P01");
-  ASSERT_EQ(sh_test::sleeps().size(), 1u);
-  EXPECT_EQ(rec->retries[0].delay, sh_test::sleeps()[0]);
+  ASSERT_EQ(rec->retries.size(), static_cast<std::size_t>(n - 1));
+  ASSERT_EQ(sh_test::sleeps().size(), rec->retries.size());
+  for (std::size_t i = 0; i < rec->retries.size(); ++i) {
+    EXPECT_EQ(rec->retries[i].operation, "transact");
+    EXPECT_EQ(rec->retries[i].attempt, static_cast<int>(i) + 1);
+    EXPECT_EQ(rec->retries[i].sqlstate, "40P01");
+    EXPECT_EQ(rec->retries[i].delay, sh_test::sleeps()[i]);
+  }
   int deadlocked = 0;
   for (const auto& st : rec->statements) {
     if (!st.ok && st.sqlstate == "40P01") ++deadlocked;
   }
-  EXPECT_EQ(deadlocked, 1);
-  ASSERT_EQ(rec->units.size(), 2u);
-  EXPECT_EQ(rec->units[0], db::UnitOutcome::rolled_back);
-  EXPECT_EQ(rec->units[1], db::UnitOutcome::committed);
+  EXPECT_EQ(deadlocked, n - 1);
+  ASSERT_EQ(rec->units.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i + 1 < n; ++i) {
+    EXPECT_EQ(rec->units[i], db::UnitOutcome::rolled_back);
+  }
+  EXPECT_EQ(rec->units.back(), db::UnitOutcome::committed);
 }
 
 TEST_F(ObserverTest, PoolAcquiresAndConnectionLives) {
