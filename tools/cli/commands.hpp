@@ -37,5 +37,9 @@ const Command& jobs_retry_command();
 const Command& jobs_rescue_command();
 const Command& jobs_purge_command();
 const Command& doctor_command();
+// cmd_schedules.cpp
+const Command& schedules_list_command();
+const Command& schedules_set_command();
+const Command& schedules_delete_command();
 
 }  // namespace soundhash::cli

@@ -46,6 +46,9 @@ std::span<const Command* const> all_commands() {
       &migrate_command(),      &status_command(),     &jobs_list_command(),
       &jobs_enqueue_command(), &jobs_retry_command(), &jobs_rescue_command(),
       &jobs_purge_command(),   &doctor_command(),
+      // periodic jobs
+      &schedules_list_command(), &schedules_set_command(),
+      &schedules_delete_command(),
   };
   return kAll;
 }

@@ -24,6 +24,7 @@
 #include "soundhash/db/repositories.hpp"
 #include "soundhash/db/result.hpp"
 #include "soundhash/db/retry.hpp"
+#include "soundhash/db/schedule.hpp"
 #include "soundhash/db/session.hpp"
 #include "soundhash/db/types.hpp"
 #include "soundhash/db/version.hpp"

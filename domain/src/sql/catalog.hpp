@@ -10,6 +10,7 @@
 #include "sql/jobs.hpp"
 #include "sql/migration_table.hpp"
 #include "sql/queue.hpp"
+#include "sql/schedules.hpp"
 #include "sql/videos.hpp"
 
 namespace soundhash::db::detail::sql {
@@ -55,6 +56,13 @@ inline constexpr NamedStatement kCatalog[] = {
     {"release_jobs", kReleaseJobs},
     {"purge_finished_jobs", kPurgeFinishedJobs},
     {"oldest_runnable_wait", kOldestRunnableWait},
+    // schedules.hpp
+    {"server_now", kServerNow},
+    {"upsert_schedule", kUpsertSchedule},
+    {"delete_schedule", kDeleteSchedule},
+    {"list_schedules", kListSchedules},
+    {"due_schedules", kDueSchedules},
+    {"enqueue_due_schedules", kEnqueueDueSchedules},
     // claims.hpp
     {"claim_next_job_of_type", kClaimNextJobOfType},
     {"claim_next_job_of_types", kClaimNextJobOfTypes},
