@@ -53,7 +53,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 // One cron field: its name, range, and the names its values may take.
-struct Field {
+struct CronField {
   std::string_view name;
   int lo;
   int hi;
@@ -63,7 +63,7 @@ struct Field {
 
 class FieldParser {
  public:
-  FieldParser(std::string_view expression, const Field& field)
+  FieldParser(std::string_view expression, const CronField& field)
       : expression_(expression), field_(field) {}
 
   // The values `text` selects, as bits lo..hi.
@@ -134,7 +134,7 @@ class FieldParser {
   }
 
   std::string_view expression_;
-  const Field& field_;
+  const CronField& field_;
 };
 
 template <std::size_t N>
@@ -255,16 +255,20 @@ Schedule Schedule::parse(std::string_view expression) {
          "day-of-week), got " +
              std::to_string(fields.size()));
   }
-  const Field minute{"minute", 0, 59};
-  const Field hour{"hour", 0, 23};
-  const Field day{"day-of-month", 1, 31};
-  const Field month{"month", 1, 12, kMonthNames.data(), kMonthNames.size()};
-  const Field weekday{"day-of-week", 0, 7, kDayNames.data(), kDayNames.size()};
-  s.minutes_ = to_bits<60>(FieldParser(expression, minute).parse(fields[0]));
-  s.hours_ = to_bits<24>(FieldParser(expression, hour).parse(fields[1]));
-  s.days_ = to_bits<32>(FieldParser(expression, day).parse(fields[2]));
-  s.months_ = to_bits<13>(FieldParser(expression, month).parse(fields[3]));
-  auto wd = FieldParser(expression, weekday).parse(fields[4]);
+  const CronField minute_field{"minute", 0, 59};
+  const CronField hour_field{"hour", 0, 23};
+  const CronField day_field{"day-of-month", 1, 31};
+  const CronField month_field{"month", 1, 12, kMonthNames.data(),
+                              kMonthNames.size()};
+  const CronField weekday_field{"day-of-week", 0, 7, kDayNames.data(),
+                                kDayNames.size()};
+  s.minutes_ =
+      to_bits<60>(FieldParser(expression, minute_field).parse(fields[0]));
+  s.hours_ = to_bits<24>(FieldParser(expression, hour_field).parse(fields[1]));
+  s.days_ = to_bits<32>(FieldParser(expression, day_field).parse(fields[2]));
+  s.months_ =
+      to_bits<13>(FieldParser(expression, month_field).parse(fields[3]));
+  auto wd = FieldParser(expression, weekday_field).parse(fields[4]);
   if (wd[7]) wd[0] = true;  // 7 is Sunday too
   s.weekdays_ = to_bits<7>(wd);
   s.any_day_ = fields[2].starts_with('*');

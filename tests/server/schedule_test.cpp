@@ -18,10 +18,10 @@ class Schedules : public sh_test::QueueTest {
  protected:
   // Moves the schedule's next firing into the past, as if periods passed.
   void make_due(const std::string& name, const std::string& ago = "0") {
-    side.exec("UPDATE job_schedules SET next_run_at = date_trunc('minute', "
-              "now()) - interval '" +
-              ago + " minutes' - interval '1 minute' WHERE name = '" + name +
-              "'");
+    side.exec(
+        "UPDATE job_schedules SET next_run_at = date_trunc('minute', "
+        "now()) - interval '" +
+        ago + " minutes' - interval '1 minute' WHERE name = '" + name + "'");
   }
 };
 
@@ -92,12 +92,12 @@ TEST_F(Schedules, DuePeriodCreatesOneJob) {
   auto j = job_of("crawl", "ch1", 3);
   j.parameters = R"({"depth": 2})";
   j.delay = 1500ms;
-  jobs.upsert_schedule("c", "*/5 * * * *", j);
+  jobs.upsert_schedule("c", "0 3 * * *", j);
   EXPECT_TRUE(jobs.enqueue_due_schedules().empty()) << "not due yet";
   make_due("c");
-  const auto period =
-      side.value("SELECT next_run_at + interval '1.5 seconds' FROM "
-                 "job_schedules");
+  const auto period = side.value(
+      "SELECT next_run_at + interval '1.5 seconds' FROM "
+      "job_schedules");
   const auto made = jobs.enqueue_due_schedules();
   ASSERT_EQ(made.size(), 1u);
   EXPECT_EQ(made[0].job_type, "crawl");
@@ -114,11 +114,13 @@ TEST_F(Schedules, DuePeriodCreatesOneJob) {
 }
 
 TEST_F(Schedules, MissedPeriodsRunOnce) {
-  jobs.upsert_schedule("m", "* * * * *", job("a"));
-  jobs.upsert_schedule("n", "@every 1s", job("b"));
-  make_due("m", "10");
-  side.exec("UPDATE job_schedules SET next_run_at = now() - interval '1 hour' "
-            "WHERE name = 'n'");
+  // Periods far longer than the test, so that no new one starts meanwhile.
+  jobs.upsert_schedule("m", "@yearly", job("a"));
+  jobs.upsert_schedule("n", "@every 300d", job("b"));
+  // Ten years of periods missed: one job each.
+  side.exec(
+      "UPDATE job_schedules SET next_run_at = next_run_at - interval "
+      "'10 years'");
   EXPECT_EQ(jobs.enqueue_due_schedules().size(), 2u);
   EXPECT_EQ(jobs.enqueue_due_schedules().size(), 0u);
   EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs"), 2);
@@ -126,10 +128,11 @@ TEST_F(Schedules, MissedPeriodsRunOnce) {
 
 TEST_F(Schedules, MaxSchedulesBoundsOneCall) {
   for (int i = 0; i < 3; ++i) {
-    jobs.upsert_schedule("s" + std::to_string(i), "* * * * *", job("a"));
+    jobs.upsert_schedule("s" + std::to_string(i), "@daily", job("a"));
   }
-  side.exec("UPDATE job_schedules SET next_run_at = next_run_at - interval "
-            "'1 hour'");
+  side.exec(
+      "UPDATE job_schedules SET next_run_at = next_run_at - interval "
+      "'2 days'");
   EXPECT_EQ(jobs.enqueue_due_schedules(2).size(), 2u);
   EXPECT_EQ(jobs.enqueue_due_schedules(2).size(), 1u);
 }
@@ -185,8 +188,8 @@ TEST_F(Schedules, FourProcessesCreateEachPeriodsJobOnce) {
         auto cfg = sh_test::config(true);
         cfg.conninfo = conninfo;
         db::Database d{cfg};
-        auto s = d.autocommit_session();
-        db::JobRepository r{s};
+        auto mine = d.autocommit_session();
+        db::JobRepository r{mine};
         std::this_thread::sleep_until(start);
         while (true) {
           const auto now = std::chrono::system_clock::now();
