@@ -35,9 +35,9 @@ class InvalidSchedule : public InvalidArgument {
   std::string expression_;
 };
 
-/// When a periodic job fires: 5-field cron ("minute hour day-of-month month
-/// day-of-week", in UTC), a macro (@hourly, @daily, ...) or an interval
-/// ("@every 30s", "@every 1h30m"; periods aligned to the Unix epoch).
+/// When a periodic job fires: 5-field cron (`minute hour day-of-month month
+/// day-of-week`, in UTC), a macro (`@hourly`, `@daily`, ...) or an interval
+/// (`@every 30s`, `@every 1h30m`; periods aligned to the Unix epoch).
 class Schedule {
  public:
   /// Parses `expression`; throws InvalidSchedule saying what is wrong.
@@ -53,7 +53,7 @@ class Schedule {
   [[nodiscard]] const std::string& expression() const noexcept {
     return expression_;
   }
-  /// The interval of an "@every" schedule; nullopt for cron.
+  /// The interval of an `@every` schedule; nullopt for cron.
   [[nodiscard]] std::optional<std::chrono::milliseconds> interval()
       const noexcept {
     if (every_.count() == 0) return std::nullopt;
