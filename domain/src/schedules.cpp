@@ -52,7 +52,9 @@ JobSchedule JobRepository::upsert_schedule(std::string_view name,
   detail::require_new_job(op, job);
   const auto schedule = Schedule::parse(expression);
   return session_.call(op, [&] {
-    const auto now = session_.read(sql::kServerNow).one()[0].as<Timestamp>();
+    const auto before = session_.read(sql::kBeforeUpsertSchedule, name).one();
+    const auto now = before[0].as<Timestamp>();
+    const auto old = before[1].as<std::optional<std::string>>();
     auto saved = read_schedule(
         session_
             .execute_final(sql::kUpsertSchedule, name, schedule.expression(),
@@ -60,7 +62,10 @@ JobSchedule JobRepository::upsert_schedule(std::string_view name,
                            job.priority, job.max_retries, job.delay.count(),
                            schedule.next_after(now))
             .one());
-    logger().info("Schedule {} set: \"{}\" creates {} for {}", saved.name,
+    logger().info("Schedule {} {}: \"{}\" creates {} for {}", saved.name,
+                  !old                       ? "created"
+                  : *old == saved.expression ? "replaced, same rhythm"
+                                             : "replaced",
                   saved.expression, saved.job.job_type, saved.job.target_id);
     return saved;
   });

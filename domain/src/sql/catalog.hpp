@@ -57,7 +57,7 @@ inline constexpr NamedStatement kCatalog[] = {
     {"purge_finished_jobs", kPurgeFinishedJobs},
     {"oldest_runnable_wait", kOldestRunnableWait},
     // schedules.hpp
-    {"server_now", kServerNow},
+    {"before_upsert_schedule", kBeforeUpsertSchedule},
     {"upsert_schedule", kUpsertSchedule},
     {"delete_schedule", kDeleteSchedule},
     {"list_schedules", kListSchedules},

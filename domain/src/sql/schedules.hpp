@@ -5,9 +5,12 @@
 
 namespace soundhash::db::detail::sql {
 
-// The server's clock, which next_run_at is computed from.
-inline constexpr std::string_view kServerNow = R"sql(
-SELECT statement_timestamp()
+// The server's clock, which next_run_at is computed from, and schedule $1's
+// expression if it exists.
+inline constexpr std::string_view kBeforeUpsertSchedule = R"sql(
+SELECT statement_timestamp(), s.expression
+  FROM (VALUES (1)) one
+  LEFT JOIN job_schedules s ON s.name = $1
 )sql";
 
 // $1 name, $2 expression, $3..$8 the job, $9 next_run_at computed from the
