@@ -26,6 +26,7 @@
 #include "soundhash/db/retry.hpp"
 #include "soundhash/db/schedule.hpp"
 #include "soundhash/db/session.hpp"
+#include "soundhash/db/type_limits.hpp"
 #include "soundhash/db/types.hpp"
 #include "soundhash/db/version.hpp"
 #include "soundhash/db/video_repository.hpp"

@@ -8,6 +8,7 @@
 #include "sql/adopt.hpp"
 #include "sql/claims.hpp"
 #include "sql/jobs.hpp"
+#include "sql/limits.hpp"
 #include "sql/migration_table.hpp"
 #include "sql/queue.hpp"
 #include "sql/schedules.hpp"
@@ -63,6 +64,10 @@ inline constexpr NamedStatement kCatalog[] = {
     {"list_schedules", kListSchedules},
     {"due_schedules", kDueSchedules},
     {"enqueue_due_schedules", kEnqueueDueSchedules},
+    // limits.hpp
+    {"set_type_limit", kSetTypeLimit},
+    {"clear_type_limit", kClearTypeLimit},
+    {"list_type_limits", kListTypeLimits},
     // claims.hpp
     {"claim_next_job_of_type", kClaimNextJobOfType},
     {"claim_next_job_of_types", kClaimNextJobOfTypes},

@@ -22,6 +22,7 @@
 #include "soundhash/db/models.hpp"
 #include "soundhash/db/schedule.hpp"
 #include "soundhash/db/session.hpp"
+#include "soundhash/db/type_limits.hpp"
 
 namespace soundhash::db {
 
@@ -206,6 +207,24 @@ class JobRepository {
   /// the jobs created. Two statements; the Worker calls it on a timer
   /// (WorkerOptions::schedules_every).
   std::vector<ProcessingJob> enqueue_due_schedules(int max_schedules = 100);
+
+  // ---- Concurrency limits ----------------------------------------------
+  // docs/guide/queue.md, "Concurrency limits".
+
+  /// Never more than `max_running` (>= 0; 0 pauses the type) jobs of
+  /// `job_type` running at once, across every worker and process that
+  /// claims through this library; replaces the type's limit if it has one.
+  /// Jobs already running beyond a lowered limit finish; no new one starts
+  /// until the count is below it. Throws InvalidArgument for a negative
+  /// limit or a bad type name, and UnknownJobType for a type nothing knows
+  /// (no job, schedule or limit has it) unless `allow_unknown_type`; nothing
+  /// is changed then.
+  void set_type_limit(std::string_view job_type, std::int32_t max_running,
+                      bool allow_unknown_type = false);
+  /// Removes `job_type`'s limit; false if it had none.
+  bool clear_type_limit(std::string_view job_type);
+  /// Every limit, by type, with how many of the type run now.
+  std::vector<TypeLimit> list_type_limits();
 
   /// Jobs for `target_id`, newest first, of `job_type` if given.
   std::vector<ProcessingJob> get_jobs_by_target(
