@@ -643,6 +643,44 @@ expect_err 'no schedule often'
 run schedules delete nightly
 expect_rc 0
 
+# --- limits (concurrency limits per job type) --------------------------------
+
+for c in "limits list" "limits set" "limits clear"; do
+  # shellcheck disable=SC2086 # two words on purpose
+  run $c --help
+  expect_rc 0
+  expect_out "^usage: soundhash-db $c"
+done
+run limits list
+expect_rc 0
+expect_out '^no limits$'
+expect_usage_error limits set video_process -1
+expect_usage_error limits set video_process many
+expect_usage_error limits set video_process
+expect_usage_error limits set vidoe_process 2
+expect_err 'unknown job type "vidoe_process"'
+checks=$((checks + 1))
+[ "$(sql "SELECT count(*) FROM job_type_limits")" = 0 ] || fail "a refused limit was stored"
+run limits set video_process 2
+expect_rc 0
+expect_out '^video_process limited to 2 running$'
+run limits set brand_new 0 --new-type
+expect_rc 0
+run limits list
+expect_rc 0
+expect_out '^type +max running +running$'
+expect_out '^brand_new +0 +0$'
+expect_out '^video_process +2 +[0-9]+$'
+run limits clear brand_new
+expect_rc 0
+expect_out '^brand_new unlimited$'
+run limits clear brand_new
+expect_rc 1
+expect_one_error_line
+expect_err 'brand_new has no limit'
+run limits clear video_process
+expect_rc 0
+
 # --- verdict -----------------------------------------------------------------
 
 if [ "$failures" -gt 0 ]; then

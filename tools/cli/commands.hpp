@@ -41,5 +41,9 @@ const Command& doctor_command();
 const Command& schedules_list_command();
 const Command& schedules_set_command();
 const Command& schedules_delete_command();
+// cmd_limits.cpp
+const Command& limits_list_command();
+const Command& limits_set_command();
+const Command& limits_clear_command();
 
 }  // namespace soundhash::cli

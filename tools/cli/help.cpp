@@ -49,6 +49,8 @@ std::span<const Command* const> all_commands() {
       // periodic jobs
       &schedules_list_command(), &schedules_set_command(),
       &schedules_delete_command(),
+      // concurrency limits
+      &limits_list_command(), &limits_set_command(), &limits_clear_command(),
   };
   return kAll;
 }
