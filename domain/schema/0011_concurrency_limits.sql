@@ -15,13 +15,6 @@ CREATE TABLE job_type_limits (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- The running jobs of a type, for the count. The second condition is stated
--- only by that count, so that no other query of running jobs picks this
--- index (see migration 7).
-CREATE INDEX processing_jobs_running_type_idx
-  ON processing_jobs (job_type)
-  WHERE status = 'running' AND job_type IS NOT NULL;
-
 -- How many jobs of p_type a claim may take, at most p_want: p_want for an
 -- unlimited type; for a limited one, its row locked until the transaction
 -- ends, max_running less the jobs running now (not counting p_done, a job
@@ -38,8 +31,13 @@ BEGIN
   IF NOT FOUND THEN
     RETURN p_want;
   END IF;
+  -- Through the index of running jobs (migration 7's stale-job index, its
+  -- predicate stated): running jobs are few, bounded by the workers. An
+  -- index of its own would cost every claim of every type an insert into
+  -- one hot page (all its keys alike).
   SELECT count(*) INTO running FROM processing_jobs j
-   WHERE j.status = 'running' AND j.job_type IS NOT NULL
+   WHERE j.status = 'running'
+     AND coalesce(j.heartbeat_at, j.started_at, j.created_at) IS NOT NULL
      AND j.job_type = p_type AND j.id IS DISTINCT FROM p_done;
   RETURN greatest(0, least(p_want::bigint, cap - running))::integer;
 END

@@ -22,10 +22,11 @@
 // The claimed ids go through an array so that the UPDATE stays an index
 // lookup per id instead of a hash join over the table.
 // Concurrency limits (schema/0011): soundhash_claim_room locks a limited
-// type's limit row and says how many more of it may run; a one-type claim
-// keeps that many of the ids it locked (a slice of the array, so that the
-// locking walk keeps its plan), the merge of several types stays within
-// each type's room. The unkept ids of a limited type stay locked until the
+// type's limit row and says how many more of it may run. A one-job claim of
+// one type is gated on it (a one-time filter: the plan is the unlimited
+// one's), a batch keeps that many of the ids it locked (a slice of the
+// array, so that the locking walk keeps its plan), and the merge of several
+// types stays within each type's room. The unkept ids of a limited type stay locked until the
 // claim commits, harmlessly: every other claim of that type is waiting for
 // the limit row meanwhile. An unlimited type's claim locks nothing more. The one-job claims
 // spell out LIMIT 1: with a parameter there, the generic plan of the prepared
@@ -40,15 +41,15 @@ WITH claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY ((ARRAY (
+   WHERE j.id = ANY (ARRAY (
            SELECT q.id
              FROM processing_jobs q
             WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
               AND q.job_type = ($1::text[])[1] AND q.run_at <= now()
             ORDER BY q.priority, q.run_at, q.id
             LIMIT 1
-              FOR UPDATE SKIP LOCKED))[1:(SELECT soundhash_claim_room(
-                                              ($1::text[])[1], 1))])
+              FOR UPDATE SKIP LOCKED))
+     AND (SELECT soundhash_claim_room(($1::text[])[1], 1)) > 0
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
@@ -122,7 +123,7 @@ claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY ((ARRAY (
+   WHERE j.id = ANY (ARRAY (
            SELECT q.id
              FROM processing_jobs q
             WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
@@ -133,8 +134,8 @@ claimed AS (
                                  AND o.locked_by = $2))
             ORDER BY q.priority, q.run_at, q.id
             LIMIT 1
-              FOR UPDATE SKIP LOCKED))[1:(SELECT soundhash_claim_room(
-                                              ($1::text[])[1], 1, $3))])
+              FOR UPDATE SKIP LOCKED))
+     AND (SELECT soundhash_claim_room(($1::text[])[1], 1, $3)) > 0
   RETURNING j.*)
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3),

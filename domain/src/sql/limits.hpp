@@ -27,7 +27,8 @@ DELETE FROM job_type_limits WHERE job_type = $1 RETURNING job_type
 inline constexpr std::string_view kListTypeLimits = R"sql(
 SELECT l.job_type, l.max_running,
        (SELECT count(*) FROM processing_jobs j
-         WHERE j.status = 'running' AND j.job_type IS NOT NULL
+         WHERE j.status = 'running'
+           AND coalesce(j.heartbeat_at, j.started_at, j.created_at) IS NOT NULL
            AND j.job_type = l.job_type)
   FROM job_type_limits l
  ORDER BY l.job_type
