@@ -1,5 +1,5 @@
 // JobRepository's concurrency limits: storing them (the claims obey them,
-// see sql/claims.hpp and schema/0011).
+// see sql/claims.hpp and schema/0012).
 
 #include <spdlog/logger.h>
 

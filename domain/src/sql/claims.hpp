@@ -21,7 +21,7 @@
 //    statement, not once per row.
 // The claimed ids go through an array so that the UPDATE stays an index
 // lookup per id instead of a hash join over the table.
-// Concurrency limits (schema/0011): soundhash_claim_room locks a limited
+// Concurrency limits (schema/0012): soundhash_claim_room locks a limited
 // type's limit row and says how many more of it may run. A one-job claim of
 // one type is gated on it (a one-time filter: the plan is the unlimited
 // one's), a batch keeps that many of the ids it locked (a slice of the
@@ -118,7 +118,7 @@ WITH done AS (
   UPDATE processing_jobs d
      SET status = 'completed', completed_at = now(), progress = 100
    WHERE d.id = $3 AND d.status = 'running' AND d.locked_by = $2
-  RETURNING d.id),
+  RETURNING d.id, d.job_type),
 claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
@@ -140,7 +140,8 @@ claimed AS (
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3),
        (SELECT count(*) FROM done),
-       c.*
+       c.*,
+       (SELECT d.job_type FROM done d) AS completed_job_type
   FROM (VALUES (1)) one
   LEFT JOIN claimed c ON true
 )sql";
@@ -150,7 +151,7 @@ WITH done AS (
   UPDATE processing_jobs d
      SET status = 'completed', completed_at = now(), progress = 100
    WHERE d.id = $3 AND d.status = 'running' AND d.locked_by = $2
-  RETURNING d.id),
+  RETURNING d.id, d.job_type),
 claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
@@ -165,7 +166,8 @@ claimed AS (
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3),
        (SELECT count(*) FROM done),
-       c.*
+       c.*,
+       (SELECT d.job_type FROM done d) AS completed_job_type
   FROM (VALUES (1)) one
   LEFT JOIN claimed c ON true
 )sql";

@@ -1,5 +1,5 @@
 #pragma once
-// JobRepository's concurrency-limit statements (schema/0011). The claims
+// JobRepository's concurrency-limit statements (schema/0012). The claims
 // that obey the limits are in claims.hpp.
 
 #include <string_view>

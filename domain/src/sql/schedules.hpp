@@ -1,5 +1,5 @@
 #pragma once
-// JobRepository's periodic-job statements (schema/0010).
+// JobRepository's periodic-job statements (schema/0011).
 
 #include <string_view>
 

@@ -29,6 +29,7 @@
 // what a queue worker wants: claim, heartbeat, complete, each durable at once.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -47,6 +48,9 @@
 namespace soundhash::db {
 
 class Database;
+class Observer;
+class Pipeline;
+enum class UnitOutcome;
 
 namespace detail {
 /// An address that identifies the calling thread while it runs (cheaper to
@@ -56,6 +60,7 @@ namespace detail {
 namespace detail {
 class Connection;
 struct Prefix;
+struct Statement;
 struct Trip;
 }  // namespace detail
 
@@ -150,6 +155,11 @@ class Session {
   /// running call; returns the number of rows copied.
   std::int64_t copy_in(std::string_view copy_sql, std::string_view data);
 
+  /// A Pipeline on this session: statements added to it go out together
+  /// and are answered in one round trip, as one call, when it is synced
+  /// (see pipeline.hpp, which declares it).
+  [[nodiscard]] Pipeline pipeline();
+
   /// Runs `fn()` as one call named `op`: retried as a whole when it is the
   /// first work of the transaction, under a savepoint otherwise. A call is
   /// all or nothing: any exception leaving it rolls back everything it did,
@@ -168,7 +178,7 @@ class Session {
     ThreadClaim claim(*this, "call");
     throw_if_lost();
     auto once = [&]() -> R {
-      CallGuard guard(*this);
+      CallGuard guard(*this, op);
       if constexpr (std::is_void_v<R>) {
         fn();
         guard.finish();
@@ -178,7 +188,9 @@ class Session {
         return r;
       }
     };
-    if (retries_alone()) return db_retry(op, policy(), once);
+    if (retries_alone()) {
+      return detail::retry_observed(op, policy(), observer(), once);
+    }
     // No retry budget of its own: a transient failure goes to whoever owns
     // the unit (transact logs and retries it), so only log the others.
     try {
@@ -235,6 +247,7 @@ class Session {
 
  private:
   friend class Database;
+  friend class Pipeline;
   /// Marks the session of a Database::transact unit.
   struct ForTransact {};
   Session(Database& db, TxOptions options, Kind kind);
@@ -280,7 +293,7 @@ class Session {
   /// Sets up and ends the outermost call: on an exception leaving it, rolls
   /// back what the call did.
   struct CallGuard {
-    explicit CallGuard(Session& s) noexcept;
+    CallGuard(Session& s, std::string_view op) noexcept;
     ~CallGuard();
     CallGuard(const CallGuard&) = delete;
     CallGuard& operator=(const CallGuard&) = delete;
@@ -288,7 +301,9 @@ class Session {
     /// inside), else end the call (an autocommit session commits).
     void finish();
     Session& s;
+    std::string_view op;
     int uncaught = std::uncaught_exceptions();
+    std::chrono::steady_clock::time_point start{};  // when observed
   };
   /// Marks the session as used by this thread for its lifetime; throws
   /// std::logic_error if another thread is using it.
@@ -337,6 +352,10 @@ class Session {
     return mode_ != Mode::transact && tx_ == Tx::clean;
   }
   [[nodiscard]] const RetryPolicy& policy() const noexcept;
+  /// The Database's observer, or null.
+  [[nodiscard]] Observer* observer() const noexcept;
+  /// Tells the observer, if any, how a transaction ended.
+  void report_unit(UnitOutcome outcome) noexcept;
   /// Throws TransientError while the transaction is lost (Tx::lost).
   void throw_if_lost() const;
   /// Throws the running call's failure, or throw_if_lost()'s.
@@ -352,6 +371,13 @@ class Session {
   /// unit's control statements; picks the shortcut its purpose allows.
   Result run_statement(Purpose purpose, std::string_view sql,
                        std::span<const detail::Param> params);
+  /// Runs `sts` (all for `purpose`) inside the running call in one round
+  /// trip with the unit's control statements, as run_statement runs one;
+  /// `results[i]` receives statement i's result. Before a failure is
+  /// thrown, `ran` and `failed` say how far the statements got (as
+  /// detail::Trip's fields of those names).
+  void run_batch(Purpose purpose, std::span<const detail::Statement> sts,
+                 std::span<Result> results, std::size_t& ran, int& failed);
   /// Runs `sql` through `send(text)` (simple protocol: a script or COPY)
   /// inside the running call, with the control statements in front.
   template <class Send>
@@ -391,6 +417,14 @@ class Session {
   std::exception_ptr call_error_;  // the running call's first failure
   std::string lost_because_;       // why the transaction is lost (Tx::lost)
   std::string last_error_;         // for the rollback log line
+  // For the observer and the slow-statement log: the running call's name,
+  // its round trips so far, its last statement's row count, and the SQLSTATE
+  // of its failure.
+  std::string_view call_op_;
+  int trips_ = 0;
+  std::int64_t last_rows_ = 0;
+  std::string call_sqlstate_;
+  bool doubt_reported_ = false;  // in doubt: give_back reports no rollback
 };
 
 }  // namespace soundhash::db
