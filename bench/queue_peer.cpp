@@ -18,6 +18,10 @@
 //   drain-batched   W threads, each: claim_jobs(500) + complete_jobs
 //   drain-async     as drain, in autocommit sessions whose commits do not
 //                   wait for the WAL flush (TxOptions::synchronous_commit)
+//   drain-limited   as drain, with the job type limited to W running
+//                   (set_type_limit): a limit that never binds, so the run
+//                   measures what a limited type's claim costs (its limit
+//                   row locked, the running jobs counted)
 //   drain-worker    as drain, through db::Worker: W threads, a no-op handler,
 //                   until_idle (its timer heartbeats and rescues as usual)
 //   drain-bare      not the library: the issue's "bare one-statement-per-job
@@ -98,7 +102,7 @@ long drain(db::Database& d, const std::string& mode, int w) {
   db::JobRepository q{s};
   const std::string me = "bench:" + std::to_string(w);
   long done = 0;
-  if (mode == "drain" || mode == "drain-async") {
+  if (mode == "drain" || mode == "drain-async" || mode == "drain-limited") {
     for (auto j = q.claim_next_job(kTypes, me); j;
          j = q.complete_job_and_claim_next(j->id, me, kTypes)) {
       ++done;
@@ -125,9 +129,10 @@ long drain(db::Database& d, const std::string& mode, int w) {
 
 // drain-worker: the runtime around the same fused loop.
 long drain_worker(db::Database& d, int workers) {
-  db::Worker worker{d, {.threads = workers,
-                        .poll = std::chrono::milliseconds(10),
-                        .until_idle = true}};
+  db::Worker worker{d,
+                    {.threads = workers,
+                     .poll = std::chrono::milliseconds(10),
+                     .until_idle = true}};
   worker.on("bench", [](db::JobContext&) {});
   const auto stats = worker.run();
   return static_cast<long>(stats.completed);
@@ -189,12 +194,16 @@ int main(int argc, char** argv) try {
   {
     auto s = d.autocommit_session();
     s.execute("TRUNCATE processing_jobs, soundhash_job_creation_locks");
+    s.execute("DELETE FROM job_type_limits");
   }
   auto jobs = make_jobs(o.jobs);
   const bool draining = o.mode.starts_with("drain");
   if (draining) {
     auto s = d.autocommit_session();
     db::JobRepository{s}.create_jobs_batch(jobs);
+    if (o.mode == "drain-limited") {
+      db::JobRepository{s}.set_type_limit("bench", o.workers);
+    }
   }
 
   const auto t0 = std::chrono::steady_clock::now();

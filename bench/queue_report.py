@@ -69,3 +69,12 @@ for w in (1, 2, 4):
         over = (a - b) / a * 100
         ok = "ok" if over <= 10 else "MISSED"
         print(f"| {w} | {fmt(a)} | {fmt(b)} | {over:.1f}% | <= 10% {ok} |")
+
+# Claims of a type with a concurrency limit (never binding) against the same
+# drain without one.
+print("\n| threads | unlimited type | limited type | limited/unlimited |")
+print("| ---: | ---: | ---: | ---: |")
+for w in (1, 2, 4):
+    a, b = med("soundhash-db", "drain", w), med("soundhash-db", "drain-limited", w)
+    if a and b:
+        print(f"| {w} | {fmt(a)} | {fmt(b)} | {b / a:.2f}x |")

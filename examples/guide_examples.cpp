@@ -470,6 +470,22 @@ db::WorkerStats run_fingerprint_worker(db::Database& database,
 }
 // [end]
 
+// [example: schedules]
+// Re-crawl every channel nightly at 02:30 UTC and refresh statistics every
+// ten minutes. Set once (at deploy, or with `soundhash-db schedules set`);
+// running Workers then create each period's job, once across the fleet.
+void schedule_periodic_work(db::Database& database) {
+  database.transact([](db::Session& s) {
+    db::JobRepository jobs{s};
+    jobs.upsert_schedule("nightly-crawl", "30 2 * * *",
+                         {.job_type = "crawl", .target_id = "all-channels"});
+    jobs.upsert_schedule(
+        "stats", "@every 10m",
+        {.job_type = "refresh_stats", .target_id = "global", .priority = 5});
+  });
+}
+// [end]
+
 // [example: fused-loop]
 // A busy worker: completing a job and claiming the next is one statement,
 // one round trip and one commit.
@@ -600,12 +616,17 @@ void run_queue_examples(db::Database& database) {
               static_cast<long long>(purge_history(database)));
   // The broken job would be retried for minutes: end it, then run a Worker
   // until the queue is idle.
-  s.execute("UPDATE processing_jobs SET status = 'failed' WHERE target_id = "
-            "'broken'");
+  s.execute(
+      "UPDATE processing_jobs SET status = 'failed' WHERE target_id = "
+      "'broken'");
   jobs.create_job("fingerprint", "vid_guide_5");
   const auto stats = run_fingerprint_worker(database, true);
   if (stats.completed != 1) throw std::runtime_error("the Worker ran no job");
   std::printf("worker: %lld done\n", static_cast<long long>(stats.completed));
+  schedule_periodic_work(database);
+  schedule_periodic_work(database);  // replacing keeps each one's rhythm
+  if (jobs.list_schedules().size() != 2)
+    throw std::runtime_error("schedules not stored");
 }
 
 // [example: identify-clip]

@@ -20,11 +20,13 @@ void check(const WorkerOptions& o) {
   const bool ok =
       o.threads >= 1 && o.threads <= 256 && o.poll > milliseconds{0} &&
       o.heartbeat_every > milliseconds{0} && o.stale_after >= milliseconds{0} &&
-      o.rescue_every > milliseconds{0} && o.stop_deadline >= milliseconds{0};
+      o.rescue_every > milliseconds{0} && o.stop_deadline >= milliseconds{0} &&
+      o.schedules_every >= milliseconds{0};
   if (!ok) {
     throw InvalidArgument(
         "Worker: needs 1 <= threads <= 256, poll, heartbeat_every and "
-        "rescue_every > 0, stale_after and stop_deadline >= 0");
+        "rescue_every > 0, stale_after, stop_deadline and schedules_every "
+        ">= 0");
   }
   if (o.stale_after.count() > 0 && o.stale_after <= o.heartbeat_every) {
     throw InvalidArgument(
@@ -184,7 +186,8 @@ WorkerStats Worker::stats() const noexcept {
           .failed = w.failed.load(),
           .released = w.released.load(),
           .lost = w.lost.load(),
-          .rescued = w.rescued.load()};
+          .rescued = w.rescued.load(),
+          .scheduled = w.scheduled.load()};
 }
 
 }  // namespace soundhash::db

@@ -73,7 +73,7 @@ struct Worker::Impl {
   std::exception_ptr fatal;  // guarded by done_mutex
 
   std::atomic<std::int64_t> completed{0}, failed{0}, released{0}, lost{0},
-      rescued{0};
+      rescued{0}, scheduled{0};
 };
 
 }  // namespace soundhash::db

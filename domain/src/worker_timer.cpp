@@ -1,6 +1,6 @@
 // A Worker's timer thread: heartbeats for running jobs (with the progress
-// their handlers recorded), and the rescue of stale jobs by one process at a
-// time.
+// their handlers recorded), the rescue of stale jobs by one process at a
+// time, and the jobs of due schedules.
 
 #include <spdlog/logger.h>
 
@@ -35,10 +35,14 @@ void Worker::Impl::timer_main() {
   using std::chrono::milliseconds;
   auto session = database.autocommit_session();
   JobRepository jobs{session};
+  auto shortest = std::min(options.heartbeat_every, options.rescue_every);
+  if (options.schedules_every.count() > 0) {
+    shortest = std::min(shortest, options.schedules_every);
+  }
   const auto tick =
-      std::clamp(std::min(options.heartbeat_every, options.rescue_every) / 4,
-                 milliseconds{10}, milliseconds{1000});
+      std::clamp(shortest / 4, milliseconds{10}, milliseconds{1000});
   auto next_rescue = Clock::now();
+  auto next_schedules = Clock::now();
   while (true) {
     {
       std::unique_lock lock(done_mutex);
@@ -50,6 +54,12 @@ void Worker::Impl::timer_main() {
           Clock::now() >= next_rescue) {
         next_rescue = Clock::now() + options.rescue_every;
         rescue();
+      }
+      if (options.schedules_every.count() > 0 && !stopping &&
+          Clock::now() >= next_schedules) {
+        next_schedules = Clock::now() + options.schedules_every;
+        scheduled +=
+            static_cast<std::int64_t>(jobs.enqueue_due_schedules().size());
       }
     } catch (const Error& e) {
       // The threads see to real trouble; a lost heartbeat only costs the

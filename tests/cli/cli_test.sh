@@ -682,6 +682,91 @@ checks=$((checks + 1))
 ! grep -q 'more than one pending' "$out" || fail "warned about duplicates that are gone"
 sql "DROP INDEX processing_jobs_one_active_idx" >/dev/null
 
+# --- schedules (periodic jobs) ---------------------------------------------
+
+for c in "schedules list" "schedules set" "schedules delete"; do
+  # shellcheck disable=SC2086 # two words on purpose
+  run $c --help
+  expect_rc 0
+  expect_out "^usage: soundhash-db $c"
+done
+run --help
+expect_out "^  schedules set "
+run schedules list
+expect_rc 0
+expect_out '^no schedules$'
+expect_usage_error schedules set nightly "61 2 * * *" crawl all
+expect_err 'minute field'
+expect_usage_error schedules set nightly "0 0 31 2 *" crawl all
+expect_err 'never fires'
+expect_usage_error schedules set nightly "@every 0s" crawl all
+expect_usage_error schedules set nightly "30 2 * * *" crawl
+expect_usage_error schedules set nightly "30 2 * * *" crawl all --priority x
+expect_usage_error schedules delete
+checks=$((checks + 1))
+[ "$(sql "SELECT count(*) FROM job_schedules")" = 0 ] || fail "a refused set stored something"
+run schedules set nightly " 30  2 * * * " crawl all-channels --params '{"depth":1}' --priority 4
+expect_rc 0
+expect_out '^schedule nightly set: "30 2 \* \* \*", next run [0-9-]+T02:30:00Z$'
+run schedules set often "@every 30s" tick t1 --delay 5 --max-retries 0
+expect_rc 0
+run schedules list
+expect_rc 0
+expect_out '^name +schedule +type +target +next run \(UTC\) +last enqueued \(UTC\)$'
+expect_out '^nightly +30 2 \* \* \* +crawl +all-channels +[0-9-]+T02:30:00Z +-$'
+expect_out '^often +@every 30s +tick +t1 '
+checks=$((checks + 1))
+[ "$(sql "SELECT priority || ' ' || parameters FROM job_schedules WHERE name = 'nightly'")" = '4 {"depth":1}' ] || fail "set stored the wrong job"
+checks=$((checks + 1))
+[ "$(sql "SELECT delay_ms || ' ' || max_retries FROM job_schedules WHERE name = 'often'")" = '5000 0' ] || fail "set stored the wrong options"
+run schedules delete often
+expect_rc 0
+expect_out '^deleted schedule often$'
+run schedules delete often
+expect_rc 1
+expect_one_error_line
+expect_err 'no schedule often'
+run schedules delete nightly
+expect_rc 0
+
+# --- limits (concurrency limits per job type) --------------------------------
+
+for c in "limits list" "limits set" "limits clear"; do
+  # shellcheck disable=SC2086 # two words on purpose
+  run $c --help
+  expect_rc 0
+  expect_out "^usage: soundhash-db $c"
+done
+run limits list
+expect_rc 0
+expect_out '^no limits$'
+expect_usage_error limits set video_process -1
+expect_usage_error limits set video_process many
+expect_usage_error limits set video_process
+expect_usage_error limits set vidoe_process 2
+expect_err 'unknown job type "vidoe_process"'
+checks=$((checks + 1))
+[ "$(sql "SELECT count(*) FROM job_type_limits")" = 0 ] || fail "a refused limit was stored"
+run limits set video_process 2
+expect_rc 0
+expect_out '^video_process limited to 2 running$'
+run limits set brand_new 0 --new-type
+expect_rc 0
+run limits list
+expect_rc 0
+expect_out '^type +max running +running$'
+expect_out '^brand_new +0 +0$'
+expect_out '^video_process +2 +[0-9]+$'
+run limits clear brand_new
+expect_rc 0
+expect_out '^brand_new unlimited$'
+run limits clear brand_new
+expect_rc 1
+expect_one_error_line
+expect_err 'brand_new has no limit'
+run limits clear video_process
+expect_rc 0
+
 # --- verdict -----------------------------------------------------------------
 
 if [ "$failures" -gt 0 ]; then

@@ -38,5 +38,13 @@ const Command& jobs_rescue_command();
 const Command& jobs_purge_command();
 const Command& doctor_command();
 const Command& match_command();
+// cmd_schedules.cpp
+const Command& schedules_list_command();
+const Command& schedules_set_command();
+const Command& schedules_delete_command();
+// cmd_limits.cpp
+const Command& limits_list_command();
+const Command& limits_set_command();
+const Command& limits_clear_command();
 
 }  // namespace soundhash::cli

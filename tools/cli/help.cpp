@@ -43,9 +43,23 @@ void print_exit_codes(std::FILE* out) {
 
 std::span<const Command* const> all_commands() {
   static const Command* const kAll[] = {
-      &migrate_command(),      &status_command(),     &jobs_list_command(),
-      &jobs_enqueue_command(), &jobs_retry_command(), &jobs_rescue_command(),
-      &jobs_purge_command(),   &doctor_command(),     &match_command(),
+      &migrate_command(),
+      &status_command(),
+      &jobs_list_command(),
+      &jobs_enqueue_command(),
+      &jobs_retry_command(),
+      &jobs_rescue_command(),
+      &jobs_purge_command(),
+      &doctor_command(),
+      &match_command(),
+      // periodic jobs
+      &schedules_list_command(),
+      &schedules_set_command(),
+      &schedules_delete_command(),
+      // concurrency limits
+      &limits_list_command(),
+      &limits_set_command(),
+      &limits_clear_command(),
   };
   return kAll;
 }

@@ -8,9 +8,11 @@
 #include "sql/adopt.hpp"
 #include "sql/claims.hpp"
 #include "sql/jobs.hpp"
+#include "sql/limits.hpp"
 #include "sql/matches.hpp"
 #include "sql/migration_table.hpp"
 #include "sql/queue.hpp"
+#include "sql/schedules.hpp"
 #include "sql/videos.hpp"
 
 namespace soundhash::db::detail::sql {
@@ -59,6 +61,17 @@ inline constexpr NamedStatement kCatalog[] = {
     {"release_jobs", kReleaseJobs},
     {"purge_finished_jobs", kPurgeFinishedJobs},
     {"oldest_runnable_wait", kOldestRunnableWait},
+    // schedules.hpp
+    {"before_upsert_schedule", kBeforeUpsertSchedule},
+    {"upsert_schedule", kUpsertSchedule},
+    {"delete_schedule", kDeleteSchedule},
+    {"list_schedules", kListSchedules},
+    {"due_schedules", kDueSchedules},
+    {"enqueue_due_schedules", kEnqueueDueSchedules},
+    // limits.hpp
+    {"set_type_limit", kSetTypeLimit},
+    {"clear_type_limit", kClearTypeLimit},
+    {"list_type_limits", kListTypeLimits},
     // claims.hpp
     {"claim_next_job_of_type", kClaimNextJobOfType},
     {"claim_next_job_of_types", kClaimNextJobOfTypes},

@@ -5,7 +5,8 @@
 //
 // A claim locks up to N runnable pending jobs of the wanted types that nobody
 // else has locked, in claim order (priority, run_at, id), and marks them
-// running for the worker; every row it locks is claimed. It reads only the
+// running for the worker; every row it locks is claimed (but see the limits
+// below). It reads only the
 // fronts of the wanted types in the pending index (keyed by job type first),
 // however large the backlog of other types: one index over all types in
 // claim order made a worker of a rare type walk past all of the others.
@@ -19,7 +20,15 @@
 //    over the whole backlog. The scalar subquery calls it once per
 //    statement, not once per row.
 // The claimed ids go through an array so that the UPDATE stays an index
-// lookup per id instead of a hash join over the table. The one-job claims
+// lookup per id instead of a hash join over the table.
+// Concurrency limits (schema/0012): soundhash_claim_room locks a limited
+// type's limit row and says how many more of it may run. A one-job claim of
+// one type is gated on it (a one-time filter: the plan is the unlimited
+// one's), a batch keeps that many of the ids it locked (a slice of the
+// array, so that the locking walk keeps its plan), and the merge of several
+// types stays within each type's room. The unkept ids of a limited type stay locked until the
+// claim commits, harmlessly: every other claim of that type is waiting for
+// the limit row meanwhile. An unlimited type's claim locks nothing more. The one-job claims
 // spell out LIMIT 1: with a parameter there, the generic plan of the prepared
 // statement looks dear and the server re-plans it on every call.
 
@@ -40,6 +49,7 @@ WITH claimed AS (
             ORDER BY q.priority, q.run_at, q.id
             LIMIT 1
               FOR UPDATE SKIP LOCKED))
+     AND (SELECT soundhash_claim_room(($1::text[])[1], 1)) > 0
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
@@ -66,14 +76,15 @@ WITH claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY (ARRAY (
+   WHERE j.id = ANY ((ARRAY (
            SELECT q.id
              FROM processing_jobs q
             WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
               AND q.job_type = ($1::text[])[1] AND q.run_at <= now()
             ORDER BY q.priority, q.run_at, q.id
             LIMIT $3
-              FOR UPDATE SKIP LOCKED))
+              FOR UPDATE SKIP LOCKED))[1:(SELECT soundhash_claim_room(
+                                              ($1::text[])[1], $3::integer))])
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
@@ -124,6 +135,7 @@ claimed AS (
             ORDER BY q.priority, q.run_at, q.id
             LIMIT 1
               FOR UPDATE SKIP LOCKED))
+     AND (SELECT soundhash_claim_room(($1::text[])[1], 1, $3)) > 0
   RETURNING j.*)
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3),
@@ -145,7 +157,7 @@ claimed AS (
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
    WHERE j.id = ANY ((
-           SELECT soundhash_lock_next_jobs($1::text[], 1)
+           SELECT soundhash_lock_next_jobs($1::text[], 1, $3)
             WHERE (EXISTS (SELECT 1 FROM done)
                    OR EXISTS (SELECT 1 FROM processing_jobs o
                                WHERE o.id = $3 AND o.status = 'completed'

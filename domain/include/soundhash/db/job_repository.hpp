@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "soundhash/db/models.hpp"
+#include "soundhash/db/schedule.hpp"
 #include "soundhash/db/session.hpp"
+#include "soundhash/db/type_limits.hpp"
 
 namespace soundhash::db {
 
@@ -176,6 +178,53 @@ class JobRepository {
   /// not one for a worker's loop.
   std::optional<std::chrono::milliseconds> oldest_runnable_wait(
       const std::vector<std::string>& job_types = {});
+
+  // ---- Periodic jobs ---------------------------------------------------
+  // A schedule creates a job each period (docs/guide/queue.md, "Periodic
+  // jobs"). Times are the server's clock; cron fields are read in UTC.
+
+  /// Creates or replaces the schedule `name`: `job` is created each time
+  /// `expression` (see Schedule) fires, with run_at the period's time plus
+  /// the job's delay.
+  /// Replacing with the same expression keeps the next firing time; a new
+  /// expression starts from now. Throws InvalidSchedule for a malformed
+  /// expression and InvalidArgument for a bad name or job, changing nothing.
+  /// Two statements (the server's clock, then the upsert).
+  JobSchedule upsert_schedule(std::string_view name,
+                              std::string_view expression, const NewJob& job);
+  /// Deletes the schedule `name`; false if there was none. Jobs it created
+  /// stay.
+  bool delete_schedule(std::string_view name);
+  /// Every schedule, by name.
+  std::vector<JobSchedule> list_schedules();
+  /// Creates the job of every schedule that is due (next_run_at <= now), up
+  /// to `max_schedules` (> 0) of them, and moves each one's next_run_at to
+  /// its first firing time after now: periods missed while nothing called
+  /// this run once, not once each (the job's run_at is the first missed
+  /// period's time). Exactly once per period however many
+  /// threads and processes call it at once (a compare-and-set on
+  /// next_run_at; the losers create nothing and never wait long). Returns
+  /// the jobs created. Two statements; the Worker calls it on a timer
+  /// (WorkerOptions::schedules_every).
+  std::vector<ProcessingJob> enqueue_due_schedules(int max_schedules = 100);
+
+  // ---- Concurrency limits ----------------------------------------------
+  // docs/guide/queue.md, "Concurrency limits".
+
+  /// Never more than `max_running` (>= 0; 0 pauses the type) jobs of
+  /// `job_type` running at once, across every worker and process that
+  /// claims through this library; replaces the type's limit if it has one.
+  /// Jobs already running beyond a lowered limit finish; no new one starts
+  /// until the count is below it. Throws InvalidArgument for a negative
+  /// limit or a bad type name, and UnknownJobType for a type nothing knows
+  /// (no job, schedule or limit has it) unless `allow_unknown_type`; nothing
+  /// is changed then.
+  void set_type_limit(std::string_view job_type, std::int32_t max_running,
+                      bool allow_unknown_type = false);
+  /// Removes `job_type`'s limit; false if it had none.
+  bool clear_type_limit(std::string_view job_type);
+  /// Every limit, by type, with how many of the type run now.
+  std::vector<TypeLimit> list_type_limits();
 
   /// Jobs for `target_id`, newest first, of `job_type` if given.
   std::vector<ProcessingJob> get_jobs_by_target(

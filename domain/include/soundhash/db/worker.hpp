@@ -45,6 +45,10 @@ struct WorkerOptions {
   std::chrono::milliseconds stale_after{std::chrono::seconds{60}};
   /// How often this worker tries to rescue; one process at a time does.
   std::chrono::milliseconds rescue_every{std::chrono::seconds{15}};
+  /// How often this worker creates the jobs of due schedules
+  /// (JobRepository::enqueue_due_schedules; each period's job is created
+  /// once however many workers do this); 0 turns it off.
+  std::chrono::milliseconds schedules_every{std::chrono::seconds{1}};
   /// How long stop() lets running handlers finish (>= 0).
   std::chrono::milliseconds stop_deadline{std::chrono::seconds{30}};
   /// The wait before a failed job's next attempt.
@@ -61,6 +65,7 @@ struct WorkerStats {
   std::int64_t released = 0;   ///< claimed but unstarted jobs handed back
   std::int64_t lost = 0;       ///< jobs taken away meanwhile (JobNotOwned)
   std::int64_t rescued = 0;    ///< stale jobs of any worker this one rescued
+  std::int64_t scheduled = 0;  ///< jobs this worker created for schedules
 };
 
 /// A running job as its handler sees it. Thread-safe.
