@@ -26,8 +26,8 @@ TEST(Migrations, ApplyOnceAndRecord) {
   db::Database database{sh_test::config()};
   EXPECT_EQ(db::schema_version(database), 0);
   const int applied = db::migrate(database);
-  EXPECT_EQ(applied, 9);
-  EXPECT_EQ(db::schema_version(database), 9);
+  EXPECT_EQ(applied, 10);
+  EXPECT_EQ(db::schema_version(database), 10);
   EXPECT_EQ(db::migrate(database), 0) << "migrate() must be idempotent";
   sh_test::Side side;
   EXPECT_EQ(side.value("SELECT string_agg(version::text || ':' || name, ',' "
@@ -36,7 +36,8 @@ TEST(Migrations, ApplyOnceAndRecord) {
             "4:delayed wake-ups,5:purge with creation locks,"
             "6:claims by job type,7:indexes only their own queries use,"
             "8:parity with soundhash python,"
-            "9:creation that yields to a unique active index");
+            "9:creation that yields to a unique active index,"
+            "10:cancellation timeouts and error history");
   for (const char* table : {"channels", "videos", "audio_fingerprints",
                             "match_results", "processing_jobs"}) {
     EXPECT_EQ(side.value(std::string("SELECT to_regclass('") + table +
@@ -87,9 +88,9 @@ TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
     ASSERT_LT(WEXITSTATUS(status), 100) << "a child failed";
     total += WEXITSTATUS(status);
   }
-  EXPECT_EQ(total, 9) << "each migration applied exactly once in all";
+  EXPECT_EQ(total, 10) << "each migration applied exactly once in all";
   sh_test::Side side;
-  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 9);
+  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 10);
 }
 
 // A database that stopped at version 2 (jobs already in it) gets the work

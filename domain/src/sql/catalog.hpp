@@ -7,6 +7,7 @@
 
 #include "sql/adopt.hpp"
 #include "sql/claims.hpp"
+#include "sql/control.hpp"
 #include "sql/jobs.hpp"
 #include "sql/migration_table.hpp"
 #include "sql/queue.hpp"
@@ -76,6 +77,10 @@ inline constexpr NamedStatement kCatalog[] = {
     {"adoption_dependents", kAdoptionDependents},
     {"duplicate_active_jobs", kDuplicateActiveJobs},
     {"cancel_older_duplicate_jobs", kCancelOlderDuplicateJobs},
+    // control.hpp
+    {"cancel_job", kCancelJob},
+    {"get_job", kGetJob},
+    {"get_job_errors", kGetJobErrors},
 };
 
 }  // namespace soundhash::db::detail::sql

@@ -21,12 +21,13 @@ SELECT EXISTS (SELECT 1 FROM processing_jobs
                 WHERE job_type = $1 AND target_id = $2 AND status = ANY ($3))
 )sql";
 
-// The race-free mechanism is the server function (schema/0002 and 0003).
+// The race-free mechanism is the server function (schema/0002, 0003, 0009;
+// 0010 added $8, the timeout).
 // `created` comes first: the job's columns end the row, so a column a later
 // migration adds to processing_jobs cannot shift what the caller reads.
 inline constexpr std::string_view kCreateJobIfNotExists = R"sql(
 SELECT r.created, (r.job).*
-  FROM soundhash_create_job_if_not_exists($1, $2, $3, $4, $5, $6, $7) r
+  FROM soundhash_create_job_if_not_exists($1, $2, $3, $4, $5, $6, $7, $8) r
 )sql";
 
 // One type: that type's part of the pending index, read in claim order.

@@ -269,6 +269,10 @@ struct NewJob {
   std::int32_t max_retries = 3;
   /// Not claimed before now() + delay (server clock), >= 0.
   std::chrono::milliseconds delay{0};
+  /// How long one attempt may run (> 0); nullopt: no limit. An attempt that
+  /// runs longer fails with a timeout error at its next heartbeat, through
+  /// the retry budget (docs/guide/queue.md, "Timeouts").
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 /// Channel's columns, in table order.
@@ -374,6 +378,31 @@ struct row_traits<ProcessingJob> {
                  column("attempts", &ProcessingJob::attempts),
                  column("locked_by", &ProcessingJob::locked_by),
                  column("heartbeat_at", &ProcessingJob::heartbeat_at)};
+};
+
+/// One failed attempt of a job, as its error history keeps it
+/// (JobRepository::get_job_errors; the last 20 per job).
+struct JobAttemptError {
+  /// Which attempt failed (ProcessingJob::attempts at the time).
+  std::int32_t attempt = 0;
+  /// The error: what the handler threw, or why the queue ended the attempt
+  /// (a timeout, a rescue after missed heartbeats).
+  std::string message;
+  /// The worker that ran the attempt, if known.
+  std::optional<std::string> worker;
+  /// When the attempt failed (server clock).
+  Timestamp at{};
+};
+
+/// JobAttemptError's columns, as get_job_errors reads them.
+template <>
+struct row_traits<JobAttemptError> {
+  /// {column, member} pairs.
+  static constexpr auto columns =
+      std::tuple{column("attempt", &JobAttemptError::attempt),
+                 column("message", &JobAttemptError::message),
+                 column("worker", &JobAttemptError::worker),
+                 column("at", &JobAttemptError::at)};
 };
 
 }  // namespace soundhash::db
