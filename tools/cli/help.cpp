@@ -45,7 +45,8 @@ std::span<const Command* const> all_commands() {
   static const Command* const kAll[] = {
       &migrate_command(),      &status_command(),     &jobs_list_command(),
       &jobs_enqueue_command(), &jobs_retry_command(), &jobs_rescue_command(),
-      &jobs_purge_command(),   &doctor_command(),
+      &jobs_purge_command(),   &doctor_command(),     &jobs_show_command(),
+      &jobs_cancel_command(),
   };
   return kAll;
 }
