@@ -106,3 +106,22 @@ for t in (1, 2, 4, 8):
     b = bench.get(f"BM_ScopedRead_Library_Threads/real_time/threads:{t}")
     if b:
         print(f"| {t} | {b['items_per_second']:,.0f} |")
+
+# The pipeline API (bench/pipeline_bench.cpp): N statements in one scoped
+# unit, as N calls or as one Pipeline; the floor is libpq pipelined by hand.
+if any(k.startswith("BM_PipelineReads_Pipeline/") for k in bench):
+    print("\nThe pipeline API against the sequential calls it replaces "
+          "(one scoped unit):\n")
+    print("| statements | kind | sequential calls | one Pipeline | speed-up "
+          "| hand-written libpq pipeline | Pipeline vs libpq |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for n in (10, 100):
+        for kind in ("Reads", "Writes"):
+            s = ns(f"BM_Pipeline{kind}_Sequential/{n}")
+            p = ns(f"BM_Pipeline{kind}_Pipeline/{n}")
+            floor = (ns(f"BM_PipelineReads_LibpqPipelined/{n}")
+                     if kind == "Reads" else None)
+            print(f"| {n} | {kind.lower()} | {s/1e3:.0f} us | {p/1e3:.0f} us | "
+                  f"{s/p:.1f}x | "
+                  + (f"{floor/1e3:.0f} us | {p/floor:.2f}x |" if floor
+                     else "- | - |"))

@@ -139,6 +139,27 @@ bool register_channel(db::Database& database, std::string_view channel_id) {
 }
 // [end]
 
+// [example: pipeline]
+// Looks up many videos in one round trip. The pipeline is one call: were a
+// statement to fail, sync() would throw its error and the others would not
+// count.
+std::vector<std::optional<std::string>> titles_of(
+    db::Session& s, const std::vector<std::string>& video_ids) {
+  auto p = s.pipeline();
+  std::vector<db::Pipeline::Handle> handles;
+  for (const auto& id : video_ids) {
+    handles.push_back(
+        p.add_read("SELECT title FROM videos WHERE video_id = $1", id));
+  }
+  p.sync();  // sends them all, waits once
+  std::vector<std::optional<std::string>> titles;
+  for (const auto& h : handles) {
+    titles.push_back(h.result().optional<std::string>());
+  }
+  return titles;
+}
+// [end]
+
 // [example: calls-are-units]
 // Registers what it can: a duplicate is skipped, the rest still commit.
 int register_channels(db::Session& s, const std::vector<std::string>& ids) {
@@ -641,6 +662,45 @@ void run_queue_examples(db::Database& database) {
   run_control_examples(database);
 }
 
+// [example: identify-clip]
+// The video a clip comes from, if any: one statement, one round trip.
+std::optional<db::MatchCandidate> identify(
+    db::Database& database, const std::vector<db::QueryHash>& clip) {
+  const auto candidates = database.transact([&](db::Session& s) {
+    return db::VideoRepository{s}.find_matches(clip, 3);
+  });
+  // One or two aligned hashes happen by chance: ask for a few more.
+  if (candidates.empty() || candidates[0].matched_hashes < 5) {
+    return std::nullopt;
+  }
+  return candidates[0];
+}
+// [end]
+
+// Six fingerprints of `video` from 10 s on, then the clip of them from 0 s.
+void run_match_example(db::Database& database, std::int64_t video) {
+  std::vector<db::NewFingerprint> fps;
+  std::vector<db::QueryHash> clip;
+  for (int i = 0; i < 6; ++i) {
+    const std::string hash = "guide_hash_" + std::to_string(i);
+    fps.push_back({.video_id = video,
+                   .start_time = 10.0 + i,
+                   .end_time = 11.0 + i,
+                   .fingerprint_hash = hash,
+                   .fingerprint_data = db::Bytes{std::byte{1}}});
+    clip.push_back({hash, static_cast<double>(i)});
+  }
+  database.transact([&](db::Session& s) {
+    db::VideoRepository{s}.create_fingerprints_batch(fps);
+  });
+  const auto found = identify(database, clip);
+  if (!found || found->video_id != video || found->offset != 10.0) {
+    throw std::runtime_error("identify: the clip was not found at 10 s");
+  }
+  std::printf("identify: video %lld at %.1f s\n",
+              static_cast<long long>(found->video_id), found->offset);
+}
+
 int run_all() {
   use_own_database_logger();
   log_database_to_file();
@@ -659,6 +719,12 @@ int run_all() {
         s, {"UC_units_1", "UC_guide_registered", "UC_units_2"});
     std::printf("register_channels: %d of 3\n", n);
   }
+  {
+    auto s = database.session();
+    const auto titles = titles_of(s, {"vid_guide", "no_such_video"});
+    std::printf("titles_of: %zu titles, second %s\n", titles.size(),
+                titles[1] ? "found" : "missing");
+  }
   request_fingerprinting_once("vid_guide");
   racy_request_processing("vid_guide");
   const auto job_id = enqueue_video(database, "vid_guide");
@@ -674,6 +740,7 @@ int run_all() {
   dont_hold_session("vid_guide");
   dont_nest(video.id, job_id);
   run_queue_examples(database);
+  run_match_example(database, video.id);
 
   db::Database other{service_config()};
   db::Database unretried{no_retry_config()};

@@ -1,7 +1,9 @@
 #include "round_trip.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
+#include <vector>
 
 #include "soundhash/db/errors.hpp"
 
@@ -19,14 +21,12 @@ constexpr std::string_view kCommit = "COMMIT";
 constexpr std::string_view kWroteNothing =
     "SELECT pg_current_xact_id_if_assigned() IS NULL";
 
-// BEGIN, the prefix's settings, RELEASE, SAVEPOINT, the statement, and one
-// statement after it.
-constexpr std::size_t kMaxBatch = 6;
+// BEGIN, the prefix's settings, RELEASE, SAVEPOINT, and one statement after
+// the statements: what a batch adds around them.
+constexpr std::size_t kAround = 5;
+// A batch of one statement (the common case) needs no heap.
+constexpr std::size_t kMaxBatch = kAround + 1;
 
-// Every level is named, READ COMMITTED too: with a plain BEGIN the server's
-// default_transaction_isolation would decide, and the shortcuts that end a
-// READ COMMITTED transaction early would then split a unit that runs at a
-// stricter level.
 std::string_view begin_sql(const TxOptions& o) {
   static constexpr std::string_view kBegin[3][2] = {
       {"BEGIN ISOLATION LEVEL READ COMMITTED",
@@ -41,11 +41,27 @@ std::string_view begin_sql(const TxOptions& o) {
 
 // The batch under construction, and where the prefix's parts sit in it.
 struct Batch {
-  Statement stmts[kMaxBatch];
-  Result results[kMaxBatch];
+  Statement inline_stmts[kMaxBatch];
+  Result inline_results[kMaxBatch];
+  std::vector<Statement> heap_stmts;
+  std::vector<Result> heap_results;
+  Statement* stmts = inline_stmts;
+  Result* results = inline_results;
   int n = 0;
   int release_at = -1;
   int savepoint_at = -1;
+
+  // Room for `statements` statements and what goes around them.
+  explicit Batch(std::size_t statements) {
+    if (statements + kAround > kMaxBatch) {
+      heap_stmts.resize(statements + kAround);
+      heap_results.resize(statements + kAround);
+      stmts = heap_stmts.data();
+      results = heap_results.data();
+    }
+  }
+  Batch(const Batch&) = delete;  // points into itself
+  Batch& operator=(const Batch&) = delete;
 
   int add(const Statement& st) {
     stmts[n] = st;
@@ -73,15 +89,26 @@ struct Batch {
 }  // namespace
 
 Trip RoundTrip::send(const Prefix& prefix, Wrap wrap, const Statement& st) {
-  Batch b;
+  const bool skip_empty = wrap == Wrap::open || wrap == Wrap::ask_wrote;
+  const std::size_t n = (skip_empty && st.sql.empty()) ? 0 : 1;
+  Result r;
+  Trip trip = send(prefix, wrap, {&st, n}, {&r, n});
+  trip.result = std::move(r);
+  return trip;
+}
+
+Trip RoundTrip::send(const Prefix& prefix, Wrap wrap,
+                     std::span<const Statement> sts,
+                     std::span<Result> results) {
+  Batch b(sts.size());
   Trip trip;
   if (wrap == Wrap::read_alone) {
     b.add({begin_sql({.read_only = true})});
   } else {
     b.add_prefix(prefix, options_);
   }
-  const bool skip_empty = wrap == Wrap::open || wrap == Wrap::ask_wrote;
-  const int at = (skip_empty && st.sql.empty()) ? -1 : b.add(st);
+  const int first = b.n;
+  for (const Statement& st : sts) b.add(st);
   if (b.n == 0) return trip;
   int after = -1;
   switch (wrap) {
@@ -99,13 +126,23 @@ Trip RoundTrip::send(const Prefix& prefix, Wrap wrap, const Statement& st) {
   const auto count = static_cast<std::size_t>(b.n);
   const Outcome outcome = conn_.run({b.stmts, count}, {b.results, count});
   b.report_prefix(outcome.failed, trip);
+  // The statements before the failed one ran (replies come in order).
+  const int total = static_cast<int>(sts.size());
+  const int ran =
+      outcome.ok() ? total : std::clamp(outcome.failed - first, 0, total);
+  for (int i = 0; i < ran; ++i) {
+    results[static_cast<std::size_t>(i)] = std::move(b.results[first + i]);
+  }
+  trip.ran = static_cast<std::size_t>(ran);
   if (!outcome.ok()) {
+    if (outcome.failed >= first && outcome.failed < first + total) {
+      trip.statement_failed = outcome.failed - first;
+    }
     trip.error = wrap == Wrap::commit || wrap == Wrap::commit_read
                      ? commit_error(outcome, after, wrap == Wrap::commit)
                      : outcome.error;
     return trip;
   }
-  if (at >= 0) trip.result = std::move(b.results[at]);
   if (wrap == Wrap::ask_wrote && b.results[after].one()[0].as<bool>()) {
     conn_.commit_in_background();  // nothing to keep open
     trip.ended_early = true;
@@ -148,7 +185,7 @@ std::exception_ptr RoundTrip::commit_error(const Outcome& outcome,
 
 Trip RoundTrip::send_text(const Prefix& prefix, std::string_view sql,
                           const std::function<void(const std::string&)>& send) {
-  Batch b;
+  Batch b(0);
   b.add_prefix(prefix, options_);
   std::string text;
   for (int i = 0; i < b.n; ++i) (text += b.stmts[i].sql) += "; ";

@@ -4,9 +4,11 @@
 // batch. The Session decides what goes out (its state machine); this class
 // only builds the batch, sends it and says how far it got.
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -45,7 +47,12 @@ struct Trip {
   /// The batch's failure, if any (for Wrap::commit possibly turned into
   /// CommitInDoubt).
   std::exception_ptr error;
-  Result result;               ///< the statement's
+  Result result;  ///< the statement's (send of one statement)
+  /// send of several statements: how many of them ran and have their result
+  /// (all of them when only what follows them failed), and which one failed
+  /// (-1: none did; the failure was in what went before or after them).
+  std::size_t ran = 0;
+  int statement_failed = -1;
   bool released = false;       ///< the RELEASE went through
   bool savepoint_set = false;  ///< the SAVEPOINT went through
   /// Wrap::ask_wrote found nothing written and ended the transaction.
@@ -63,6 +70,12 @@ class RoundTrip {
   /// Sends `prefix`, `st` and what `wrap` adds as one pipelined batch. An
   /// empty `st` in Wrap::open or Wrap::ask_wrote sends only the prefix.
   Trip send(const Prefix& prefix, Wrap wrap, const Statement& st);
+
+  /// Sends `prefix`, `sts` and what `wrap` adds as one pipelined batch (a
+  /// Pipeline's statements: `results[i]` receives statement i's result).
+  /// Trip::ran and Trip::statement_failed say how far they got.
+  Trip send(const Prefix& prefix, Wrap wrap, std::span<const Statement> sts,
+            std::span<Result> results);
 
   /// Sends `prefix` and `sql` as one simple-protocol query string through
   /// `send` (COPY and scripts cannot be pipelined): still one round trip.

@@ -217,6 +217,17 @@ void Session::throw_if_lost() const {
 
 Result Session::run_statement(Purpose purpose, std::string_view sql,
                               std::span<const detail::Param> params) {
+  const detail::Statement st{sql, params};
+  Result result;
+  std::size_t ran = 0;
+  int failed = -1;
+  run_batch(purpose, {&st, 1}, {&result, 1}, ran, failed);
+  return result;
+}
+
+void Session::run_batch(Purpose purpose, std::span<const detail::Statement> sts,
+                        std::span<Result> results, std::size_t& ran,
+                        int& failed) {
   check_may_run();
   if (call_ == Call::committed) {
     throw std::logic_error(
@@ -251,7 +262,13 @@ Result Session::run_statement(Purpose purpose, std::string_view sql,
   detail::RoundTrip trip(c, options_);
   const detail::Prefix prefix =
       wrap == Wrap::read_alone ? detail::Prefix{} : prefix_for(idle);
-  detail::Trip done = trip.send(prefix, wrap, {sql, params});
+  // One statement keeps RoundTrip's single-statement form (an empty one
+  // sends only the prefix).
+  detail::Trip done = sts.size() == 1 ? trip.send(prefix, wrap, sts.front())
+                                      : trip.send(prefix, wrap, sts, results);
+  if (sts.size() == 1) results.front() = std::move(done.result);
+  ran = done.ran;
+  failed = done.statement_failed;
   note_prefix(done);
   if (!done.ok()) fail(done.error);
   switch (wrap) {
@@ -267,7 +284,6 @@ Result Session::run_statement(Purpose purpose, std::string_view sql,
       if (!done.ended_early) tx_ = Tx::open;
       break;
   }
-  return std::move(done.result);
 }
 
 template <class Send>

@@ -4,12 +4,15 @@
 
 #include "checks.hpp"
 #include "soundhash/db/copy_writer.hpp"
+#include "sql/matches.hpp"
 #include "sql/videos.hpp"
 
 namespace soundhash::db {
 namespace {
 
 namespace sql = detail::sql;
+
+constexpr std::size_t kMaxHashChars = 64;
 
 void check_fingerprint(std::string_view op, const NewFingerprint& fp) {
   detail::require_key(op, "video_id", fp.video_id);
@@ -36,6 +39,27 @@ void check_match(std::string_view op, const NewMatchResult& m) {
   if (m.query_source) detail::require_text(op, "query_source", *m.query_source);
   if (m.query_url) detail::require_text(op, "query_url", *m.query_url);
   if (m.query_user) detail::require_text(op, "query_user", *m.query_user);
+}
+
+// A hash as audio_fingerprints.fingerprint_hash holds it: 1 to 64
+// characters (varchar(64)), no NUL. A longer one could never match; saying so
+// beats an empty answer. Characters are counted as UTF-8 code points, as the
+// server counts them; bytes that are not UTF-8 fail there (DataError).
+void check_query_hash(std::string_view op, std::string_view what,
+                      std::size_t index, std::string_view hash) {
+  const std::string arg = std::string(what) + "[" + std::to_string(index) + "]";
+  detail::require_id(op, arg, hash);
+  detail::require_text(op, arg, hash);
+  std::size_t chars = 0;
+  for (char c : hash) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
+  }
+  if (chars > kMaxHashChars) {
+    throw InvalidArgument(std::string(op) + ": " + arg + " has " +
+                          std::to_string(chars) +
+                          " characters; a fingerprint hash has at most " +
+                          std::to_string(kMaxHashChars));
+  }
 }
 
 }  // namespace
@@ -165,6 +189,56 @@ std::vector<AudioFingerprint> VideoRepository::find_matching_fingerprints(
   return session_.call("find_matching_fingerprints", [&] {
     return session_.read(sql::kFindMatchingFingerprints, hash, limit)
         .as_vector<AudioFingerprint>();
+  });
+}
+
+std::vector<std::vector<AudioFingerprint>>
+VideoRepository::find_matching_fingerprints_batch(
+    std::span<const std::string> hashes, int limit_per_hash) {
+  constexpr std::string_view op = "find_matching_fingerprints_batch";
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    check_query_hash(op, "hashes", i, hashes[i]);
+  }
+  detail::require_limit(op, limit_per_hash);
+  std::vector<std::vector<AudioFingerprint>> out(hashes.size());
+  if (hashes.empty()) return out;
+  return session_.call(op, [&] {
+    for (auto& fps : out) fps.clear();  // a retried call starts over
+    const auto rows = session_.read(sql::kFindMatchingFingerprintsBatch, hashes,
+                                    limit_per_hash);
+    for (const Row& row : rows) {
+      const auto ord = row[0].as<std::int64_t>();
+      out.at(static_cast<std::size_t>(ord - 1))
+          .push_back(row.as<AudioFingerprint>(1));
+    }
+    return out;
+  });
+}
+
+std::vector<MatchCandidate> VideoRepository::find_matches(
+    std::span<const QueryHash> query, int limit, double bin_seconds) {
+  constexpr std::string_view op = "find_matches";
+  std::vector<std::string_view> hashes;
+  std::vector<double> offsets;
+  hashes.reserve(query.size());
+  offsets.reserve(query.size());
+  for (std::size_t i = 0; i < query.size(); ++i) {
+    check_query_hash(op, "query", i, query[i].hash);
+    detail::require_finite(op, "query[" + std::to_string(i) + "].offset",
+                           query[i].offset, 0, HUGE_VAL);
+    hashes.push_back(query[i].hash);
+    offsets.push_back(query[i].offset);
+  }
+  detail::require_limit(op, limit);
+  if (!std::isfinite(bin_seconds) || bin_seconds <= 0) {
+    throw InvalidArgument(std::string(op) +
+                          ": bin_seconds must be a finite number > 0, got " +
+                          std::to_string(bin_seconds));
+  }
+  if (query.empty()) return {};
+  return session_.call(op, [&] {
+    return session_.read(sql::kFindMatches, hashes, offsets, bin_seconds, limit)
+        .as_vector<MatchCandidate>();
   });
 }
 

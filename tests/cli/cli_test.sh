@@ -94,13 +94,13 @@ data_rows() {
 
 run --help
 expect_rc 0
-for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" "jobs purge" doctor; do
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" "jobs purge" doctor match; do
   expect_out "^  $c "
 done
 expect_out "exit codes"
 expect_out "--database URL"
 
-for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" "jobs purge" doctor; do
+for c in migrate status "jobs list" "jobs enqueue" "jobs retry" "jobs rescue" "jobs purge" doctor match; do
   # shellcheck disable=SC2086 # "jobs list" is two words on purpose
   run $c --help
   expect_rc 0
@@ -193,6 +193,11 @@ expect_rc 1
 expect_one_error_line
 expect_err "not migrated"
 run jobs purge --older-than 60
+expect_rc 1
+expect_one_error_line
+expect_err "not migrated"
+printf 'h1 0\n' >"$work/early.txt"
+run match "$work/early.txt"
 expect_rc 1
 expect_one_error_line
 expect_err "not migrated"
@@ -474,6 +479,87 @@ expect_rc 0
 expect_out '^deleted 1 finished job$'
 
 sql "DELETE FROM processing_jobs WHERE job_type LIKE 'q\_%'"
+
+# --- match -------------------------------------------------------------------
+
+# Two videos: "clipsrc" holds m1..m6 one second apart from 40 s; "other"
+# holds the same hashes scattered. The clip is m1..m5 cut at 40 s, plus noise.
+sql "INSERT INTO channels (channel_id) VALUES ('UC_match');
+     INSERT INTO videos (video_id, channel_id, title)
+       SELECT v, (SELECT id FROM channels WHERE channel_id = 'UC_match'), t
+         FROM (VALUES ('clipsrc', 'The \"source\"'), ('other', NULL)) AS x (v, t);
+     INSERT INTO audio_fingerprints (video_id, start_time, end_time,
+                                     fingerprint_hash, fingerprint_data)
+       SELECT (SELECT id FROM videos WHERE video_id = 'clipsrc'), 39 + i, 40 + i,
+              'm' || i, '\x00'::bytea
+         FROM generate_series(1, 6) AS i
+       UNION ALL
+       SELECT (SELECT id FROM videos WHERE video_id = 'other'), 7 * i, 7 * i + 1,
+              'm' || i, '\x00'::bytea
+         FROM generate_series(1, 6) AS i" >/dev/null
+src_id=$(sql "SELECT id FROM videos WHERE video_id = 'clipsrc'")
+other_id=$(sql "SELECT id FROM videos WHERE video_id = 'other'")
+cat >"$work/clip.txt" <<'CLIP'
+# hash offset
+m1 0
+m2 1.0
+
+m3 2
+m4 3
+m5 4
+noise7 2.5
+CLIP
+run match "$work/clip.txt"
+expect_rc 0
+expect_quiet_stderr
+expect_out '^rank +id +video_id +title +matched +in_video +offset +score$'
+expect_out "^ +1 +$src_id +clipsrc +The \"source\" +5 +5 +40\.00 +0\.833$"
+expect_out "^ +2 +$other_id +other +- +1 +5 "
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 2 ] || fail "expected 2 candidates"
+run match - --limit 1 <"$work/clip.txt"
+expect_rc 0
+checks=$((checks + 1))
+[ "$(data_rows)" -eq 1 ] || fail "--limit 1 printed more than one candidate"
+run match --json <"$work/clip.txt"
+expect_rc 0
+expect_out "^\[\{\"rank\":1,\"id\":$src_id,\"video_id\":\"clipsrc\",\"title\":\"The \\\\\"source\\\\\"\",\"matched_hashes\":5,\"hashes_in_video\":5,\"offset\":40,\"score\":0\.8333"
+expect_out "\"video_id\":\"other\",\"title\":null,"
+if command -v python3 >/dev/null; then
+  checks=$((checks + 1))
+  python3 -c 'import json,sys; assert len(json.load(sys.stdin)) == 2' <"$out" ||
+    fail "--json is not a JSON array of 2 candidates"
+fi
+printf 'zz 0\n' >"$work/none.txt"
+run match "$work/none.txt"
+expect_rc 0
+expect_out '^no match$'
+run match --json "$work/none.txt"
+expect_rc 0
+expect_out '^\[\]$'
+# Bad input: exit 2 with the line, or the library's check.
+printf 'm1 0\nm2\n' >"$work/bad.txt"
+expect_usage_error match "$work/bad.txt"
+expect_err "bad.txt:2: expected 'HASH OFFSET'"
+printf 'm1 -1\n' >"$work/bad.txt"
+expect_usage_error match "$work/bad.txt"
+expect_err "bad.txt:1: '-1' is not a number of seconds >= 0"
+printf 'm1 1 2\n' >"$work/bad.txt"
+expect_usage_error match "$work/bad.txt"
+printf '%065d 1\n' 0 >"$work/bad.txt"
+expect_usage_error match "$work/bad.txt"
+expect_err "at most 64"
+printf '# nothing\n\n' >"$work/bad.txt"
+expect_usage_error match "$work/bad.txt"
+expect_err "no 'HASH OFFSET' lines"
+expect_usage_error match "$work/clip.txt" --limit 0
+expect_usage_error match "$work/clip.txt" --bin 0
+expect_err "--bin: '0' is not a number of seconds > 0"
+expect_usage_error match "$work/clip.txt" extra
+run match "$work/missing.txt"
+expect_rc 1
+expect_one_error_line
+expect_err "cannot open"
 
 # --- status ------------------------------------------------------------------
 

@@ -77,6 +77,62 @@ const std::vector<Case>& cases() {
        [](auto& v, auto&, auto) { v.get_unprocessed_videos(-5); }},
       {"empty hash", Kind::invalid, "",
        [](auto& v, auto&, auto) { v.find_matching_fingerprints(""); }},
+      {"empty hash in a batch", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matching_fingerprints_batch(std::vector<std::string>{"a", ""});
+       }},
+      {"NUL in a batch hash", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matching_fingerprints_batch(std::vector{"a\0b"s});
+       }},
+      {"batch hash of 65 characters", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matching_fingerprints_batch(std::vector{std::string(65, 'h')});
+       }},
+      {"invalid UTF-8 in a batch hash", Kind::data, "22021",
+       [](auto& v, auto&, auto) {
+         v.find_matching_fingerprints_batch(std::vector{"h\xff\xfe"s});
+       }},
+      {"batch limit 0", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matching_fingerprints_batch(std::vector{"a"s}, 0);
+       }},
+      {"empty query hash", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"a", 1}, {"", 2}});
+       }},
+      {"NUL in a query hash", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"a\0"s, 1}});
+       }},
+      {"query hash of 65 characters", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{std::string(65, 'h'), 1}});
+       }},
+      {"invalid UTF-8 in a query hash", Kind::data, "22021",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"\xc3\x28"s, 1}});
+       }},
+      {"negative query offset", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"a", -0.5}});
+       }},
+      {"NaN query offset", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"a", kNaN}});
+       }},
+      {"match limit 0", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"a", 1}}, 0);
+       }},
+      {"match bin of 0 seconds", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"a", 1}}, 10, 0.0);
+       }},
+      {"infinite match bin", Kind::invalid, "",
+       [](auto& v, auto&, auto) {
+         v.find_matches(std::vector<db::QueryHash>{{"a", 1}}, 10, HUGE_VAL);
+       }},
       {"top matches limit 0", Kind::invalid, "",
        [](auto& v, auto&, auto) { v.get_top_matches(1, 0); }},
       {"confidence above 1", Kind::invalid, "",

@@ -26,8 +26,8 @@ TEST(Migrations, ApplyOnceAndRecord) {
   db::Database database{sh_test::config()};
   EXPECT_EQ(db::schema_version(database), 0);
   const int applied = db::migrate(database);
-  EXPECT_EQ(applied, 10);
-  EXPECT_EQ(db::schema_version(database), 10);
+  EXPECT_EQ(applied, 11);
+  EXPECT_EQ(db::schema_version(database), 11);
   EXPECT_EQ(db::migrate(database), 0) << "migrate() must be idempotent";
   sh_test::Side side;
   EXPECT_EQ(side.value("SELECT string_agg(version::text || ':' || name, ',' "
@@ -37,7 +37,8 @@ TEST(Migrations, ApplyOnceAndRecord) {
             "6:claims by job type,7:indexes only their own queries use,"
             "8:parity with soundhash python,"
             "9:creation that yields to a unique active index,"
-            "10:cancellation timeouts and error history");
+            "10:match index,"
+            "11:cancellation timeouts and error history");
   for (const char* table : {"channels", "videos", "audio_fingerprints",
                             "match_results", "processing_jobs"}) {
     EXPECT_EQ(side.value(std::string("SELECT to_regclass('") + table +
@@ -88,9 +89,9 @@ TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
     ASSERT_LT(WEXITSTATUS(status), 100) << "a child failed";
     total += WEXITSTATUS(status);
   }
-  EXPECT_EQ(total, 10) << "each migration applied exactly once in all";
+  EXPECT_EQ(total, 11) << "each migration applied exactly once in all";
   sh_test::Side side;
-  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 10);
+  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 11);
 }
 
 // A database that stopped at version 2 (jobs already in it) gets the work

@@ -210,6 +210,11 @@ class Runner {
           body(s, a.body);
         });
         return;
+      case Op::pipeline:
+        quiet_ = false;
+        attempt_failed_ = false;
+        pipeline(s, a);
+        return;
       default:
         quiet_ = false;
         attempt_failed_ = false;
@@ -265,9 +270,55 @@ class Runner {
           body(s, a.body);
         });
         return;
+      case Op::pipeline:
+        pipeline(s, a);
+        return;
       default:
         statement(s, a);
     }
+  }
+
+  // The body's statements added to one Pipeline and synced. An armed
+  // lock-timeout point gets its blocker for the whole sync (retries
+  // included: by then its fault is spent and it waits for nothing).
+  void pipeline(db::Session& s, const Action& a) {
+    std::vector<std::unique_ptr<sh_test::Side>> blockers;
+    auto p = s.pipeline();
+    for (const Action& b : a.body) {
+      switch (b.op) {
+        case Op::insert:
+          p.add("INSERT INTO model_items VALUES ($1)", b.id);
+          break;
+        case Op::dup:
+          p.add("INSERT INTO model_items VALUES (0)");
+          break;
+        case Op::kill:
+          p.add("SELECT model_kill($1)", b.id);
+          break;
+        case Op::lock_timeout:
+          if (armed(b.id)) blockers.push_back(block(b.id));
+          p.add("SELECT model_lock_wait($1, $2)", b.id, b.id);
+          break;
+        default:
+          throw std::logic_error("not a pipeline statement: " +
+                                 to_string(b.op));
+      }
+    }
+    // Closing a blocker's connection ends its transaction.
+    p.sync();
+  }
+
+  bool armed(int point) {
+    return side_.value("SELECT NOT is_called FROM model_fire_" +
+                       std::to_string(point)) == "t";
+  }
+
+  // A connection holding lock-timeout point `point`'s row.
+  static std::unique_ptr<sh_test::Side> block(int point) {
+    auto blocker = std::make_unique<sh_test::Side>();
+    blocker->exec("BEGIN; SELECT 1 FROM model_locks WHERE id = " +
+                  std::to_string(point) + " FOR UPDATE");
+    return blocker;
   }
 
   void statement(db::Session& s, const Action& a) {
@@ -552,6 +603,43 @@ TEST_F(Model, RegressionPrograms) {
     a3 lock-timeout #0
   a4 insert id=2
 )"},
+      {"pipeline: a failed statement fails the batch; the unit's earlier "
+       "work survives",
+       R"(session s1 scoped
+  a1 insert id=1
+  a2 try pipeline
+    a3 insert id=2
+    a4 insert-duplicate
+    a5 insert id=3
+  a6 insert id=4
+)"},
+      {"pipeline: the first call of its unit is retried whole",
+       R"(session s1 manual
+  a1 pipeline
+    a2 insert id=1
+    a3 kill-own-backend #0
+    a4 insert id=2
+  a5 commit()
+)"},
+      {"pipeline: inside an autocommit call it joins the call, alone it "
+       "commits",
+       R"(session s1 autocommit
+  a1 try call
+    a2 pipeline
+      a3 insert id=1
+    a4 throw-boom
+  a5 pipeline
+    a6 insert id=2
+    a7 lock-timeout #0
+)"},
+      {"pipeline: a transient error after earlier work re-runs the transact "
+       "unit",
+       R"(session s1 transact
+  a1 insert id=1
+  a2 pipeline
+    a3 insert id=2
+    a4 lock-timeout #0
+)"},
   };
   Runner runner(database, side);
   for (const auto& c : cases) {
@@ -641,6 +729,48 @@ TEST(ModelSelf, TransactRerunsTheUnitAndCommitInsideIsALogicError) {
       {"s1 committed ids", "1"},
   };
   EXPECT_EQ(compare(want, got), "");
+}
+
+TEST(ModelSelf, APipelineIsOneCall) {
+  Program p;
+  SessionPlan s;
+  s.kind = Kind::scoped;
+  Action ins1{Op::insert, 1, 1, false, {}};
+  Action pipe{Op::pipeline, 2, 0, true, {}};
+  pipe.body = {Action{Op::insert, 3, 2, false, {}},
+               Action{Op::dup, 4, 0, false, {}},
+               Action{Op::insert, 5, 3, false, {}}};
+  Action ins4{Op::insert, 6, 4, false, {}};
+  s.steps = {ins1, pipe, ins4};
+  p.sessions = {s};
+  const auto want = predict(p, 3);
+  ASSERT_FALSE(want.ambiguous) << want.why;
+  const std::vector<Event> got = {
+      {"a1", kOk},      {"a2", kIntegrity},          {"a6", kOk},
+      {"s1 ends", kOk}, {"s1 committed ids", "1,4"},
+  };
+  EXPECT_EQ(compare(want, got), "");
+}
+
+TEST(ModelSelf, TheSuiteSeedsDrawPipelinesWithFaults) {
+  int pipelines = 0;
+  int with_faults = 0;
+  auto walk = [&](const auto& self, const std::vector<Action>& list) -> void {
+    for (const Action& a : list) {
+      if (a.op == Op::pipeline) {
+        ++pipelines;
+        for (const Action& b : a.body) {
+          if (b.op == Op::kill || b.op == Op::lock_timeout) ++with_faults;
+        }
+      }
+      self(self, a.body);
+    }
+  };
+  for (std::uint32_t seed = 1; seed <= 150; ++seed) {
+    for (const auto& sp : generate(seed, 3).sessions) walk(walk, sp.steps);
+  }
+  EXPECT_GE(pipelines, 50);
+  EXPECT_GE(with_faults, 10);
 }
 
 TEST(ModelSelf, TextFormReadsBack) {

@@ -45,6 +45,8 @@ std::string to_string(Op op) {
       return "rollback()";
     case Op::call:
       return "call";
+    case Op::pipeline:
+      return "pipeline";
   }
   return "?";
 }
@@ -336,6 +338,10 @@ class Model {
         return {kLogic};  // S6: inside a call; changes nothing
       case Op::call:
         return nested(a, cs);
+      case Op::pipeline:
+        // Its statements as a call's would run: a failed one fails the
+        // call and the server skips the rest (which fire no fault).
+        return body(a.body, cs);
     }
     return {};
   }
@@ -439,9 +445,14 @@ class Generator {
   Action top(Kind kind) {
     const int r = between(0, 99);
     Action a;
-    if (r < 50) {
+    if (r < 44) {
       a = make(Op::call);
       a.body = body(2, kind);
+      a.caught = chance(0.7);
+      return a;
+    }
+    if (r < 52) {
+      a = pipeline(true, kind);
       a.caught = chance(0.7);
       return a;
     }
@@ -459,6 +470,27 @@ class Generator {
       a = make(Op::rollback);
     }
     a.caught = chance(0.7);
+    return a;
+  }
+
+  // Statements the executor can put in a Pipeline: faults that fire on the
+  // server when their statement runs, not ones it fires itself.
+  Action pipeline(bool bare, Kind kind) {
+    Action a = make(Op::pipeline);
+    const int n = between(1, 4);
+    for (int i = 0; i < n; ++i) {
+      const int r = between(0, 99);
+      Op op = Op::insert;
+      if (r >= 80 && faults_ < kMaxFaults) {
+        // As for a bare statement: a lost autocommit batch may be in doubt.
+        op = (bare && kind == Kind::autocommit) || chance(0.5)
+                 ? Op::lock_timeout
+                 : Op::kill;
+      } else if (r >= 60) {
+        op = Op::dup;
+      }
+      a.body.push_back(make(op));
+    }
     return a;
   }
 
@@ -482,6 +514,8 @@ class Generator {
         a.caught = chance(0.6);
         out.push_back(std::move(a));
         continue;
+      } else if (r < 86) {
+        a = pipeline(false, kind);
       } else if (r < 90) {
         a = make(Op::boom);
       } else if (r < 95) {
@@ -592,7 +626,7 @@ Program parse(const std::string& text) {
       words >> word;
     }
     bool known = false;
-    for (int op = 0; op <= static_cast<int>(Op::call); ++op) {
+    for (int op = 0; op <= static_cast<int>(Op::pipeline); ++op) {
       if (to_string(static_cast<Op>(op)) == word) {
         a.op = static_cast<Op>(op);
         known = true;
@@ -608,7 +642,8 @@ Program parse(const std::string& text) {
       }
     }
     open.back()->push_back(std::move(a));
-    if (open.back()->back().op == Op::call) {
+    if (open.back()->back().op == Op::call ||
+        open.back()->back().op == Op::pipeline) {
       open.push_back(&open.back()->back().body);
     }
   }

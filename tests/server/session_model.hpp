@@ -6,10 +6,11 @@
 //
 // A program is a few sessions run one after another. Each session has a kind
 // and a list of top-level steps; a step is an outermost call (whose body may
-// nest calls to depth 3), a bare statement or repository call, commit(),
-// rollback(), or a C++ throw. Faults are real and fire once per program: a
-// fault point fires the first time its statement is actually sent, so a
-// retried unit succeeds and the expected outcome is deterministic.
+// nest calls to depth 3), a pipeline of statements, a bare statement or
+// repository call, commit(), rollback(), or a C++ throw. Faults are real and
+// fire once per program: a fault point fires the first time its statement is
+// actually sent, so a retried unit succeeds and the expected outcome is
+// deterministic.
 //
 // The model predicts a trace: the events the executor logs (each outermost
 // call's function running, what each try/catch caught, each top-level
@@ -38,6 +39,10 @@ enum class Op {
   commit,        // Session::commit()
   rollback,      // Session::rollback()
   call,          // Session::call with a body
+  // A Pipeline of the statements in its body (insert, dup, kill,
+  // lock_timeout), synced once: one call, as a call of those statements
+  // would be, but sent as one batch with no function to re-run.
+  pipeline,
 };
 
 struct Action {
@@ -45,7 +50,7 @@ struct Action {
   int label = 0;        // unique in the program; names the action in traces
   int id = 0;           // insert/job: the row id; faults: the fault point
   bool caught = false;  // wrapped in try { ... } catch (...) {} by its caller
-  std::vector<Action> body;  // call
+  std::vector<Action> body;  // call, pipeline
 };
 
 enum class Kind { autocommit, scoped, manual, transact };

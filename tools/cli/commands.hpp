@@ -37,6 +37,7 @@ const Command& jobs_retry_command();
 const Command& jobs_rescue_command();
 const Command& jobs_purge_command();
 const Command& doctor_command();
+const Command& match_command();
 const Command& jobs_cancel_command();
 const Command& jobs_show_command();
 

@@ -43,10 +43,10 @@ void print_exit_codes(std::FILE* out) {
 
 std::span<const Command* const> all_commands() {
   static const Command* const kAll[] = {
-      &migrate_command(),      &status_command(),     &jobs_list_command(),
-      &jobs_enqueue_command(), &jobs_retry_command(), &jobs_rescue_command(),
-      &jobs_purge_command(),   &doctor_command(),     &jobs_show_command(),
-      &jobs_cancel_command(),
+      &migrate_command(),      &status_command(),      &jobs_list_command(),
+      &jobs_enqueue_command(), &jobs_retry_command(),  &jobs_rescue_command(),
+      &jobs_purge_command(),   &doctor_command(),      &match_command(),
+      &jobs_show_command(),    &jobs_cancel_command(),
   };
   return kAll;
 }

@@ -21,6 +21,7 @@
 #include "soundhash/db/log.hpp"
 #include "soundhash/db/migrations.hpp"
 #include "soundhash/db/models.hpp"
+#include "soundhash/db/pipeline.hpp"
 #include "soundhash/db/pool_stats.hpp"
 #include "soundhash/db/repositories.hpp"
 #include "soundhash/db/result.hpp"

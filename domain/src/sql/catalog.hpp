@@ -9,6 +9,7 @@
 #include "sql/claims.hpp"
 #include "sql/control.hpp"
 #include "sql/jobs.hpp"
+#include "sql/matches.hpp"
 #include "sql/migration_table.hpp"
 #include "sql/queue.hpp"
 #include "sql/videos.hpp"
@@ -35,6 +36,9 @@ inline constexpr NamedStatement kCatalog[] = {
     {"create_match_result", kCreateMatchResult},
     {"copy_match_results", kCopyMatchResults},
     {"get_top_matches", kGetTopMatches},
+    // matches.hpp
+    {"find_matching_fingerprints_batch", kFindMatchingFingerprintsBatch},
+    {"find_matches", kFindMatches},
     // jobs.hpp
     {"job_exists", kJobExists},
     {"create_job_if_not_exists", kCreateJobIfNotExists},

@@ -1,6 +1,6 @@
 #pragma once
 // The statements of JobRepository's calls on one job by id: cancel_job,
-// get_job, get_job_errors (schema/0010). Each is one statement.
+// get_job, get_job_errors (schema/0011). Each is one statement.
 
 #include <string_view>
 

@@ -22,7 +22,7 @@ SELECT EXISTS (SELECT 1 FROM processing_jobs
 )sql";
 
 // The race-free mechanism is the server function (schema/0002, 0003, 0009;
-// 0010 added $8, the timeout).
+// 0011 added $8, the timeout).
 // `created` comes first: the job's columns end the row, so a column a later
 // migration adds to processing_jobs cannot shift what the caller reads.
 inline constexpr std::string_view kCreateJobIfNotExists = R"sql(

@@ -115,7 +115,7 @@ SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
 )sql";
 
 // Back to pending with a backoff while retries remain, else failed; the error
-// joins the job's history (schema/0010). $4: the delays in milliseconds by
+// joins the job's history (schema/0011). $4: the delays in milliseconds by
 // retries so far, the last one repeating.
 inline constexpr std::string_view kFailJob = R"sql(
 WITH changed AS (

@@ -160,6 +160,15 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
+/// A statement of a Pipeline that did not run: an earlier statement of its
+/// batch failed (the message names that failure), or the batch failed
+/// before reaching it. Read from the statement's Pipeline::Handle; sync()
+/// throws the failure itself.
+class StatementNotRun : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A result did not fit what the code reads from it: a client-side mistake,
 /// never the server's (sqlstate() is empty), never retried. Also: a column
 /// asked for by a name or position the result does not have.

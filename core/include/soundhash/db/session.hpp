@@ -47,6 +47,7 @@
 namespace soundhash::db {
 
 class Database;
+class Pipeline;
 
 namespace detail {
 /// An address that identifies the calling thread while it runs (cheaper to
@@ -56,6 +57,7 @@ namespace detail {
 namespace detail {
 class Connection;
 struct Prefix;
+struct Statement;
 struct Trip;
 }  // namespace detail
 
@@ -150,6 +152,11 @@ class Session {
   /// running call; returns the number of rows copied.
   std::int64_t copy_in(std::string_view copy_sql, std::string_view data);
 
+  /// A Pipeline on this session: statements added to it go out together
+  /// and are answered in one round trip, as one call, when it is synced
+  /// (see pipeline.hpp, which declares it).
+  [[nodiscard]] Pipeline pipeline();
+
   /// Runs `fn()` as one call named `op`: retried as a whole when it is the
   /// first work of the transaction, under a savepoint otherwise. A call is
   /// all or nothing: any exception leaving it rolls back everything it did,
@@ -235,6 +242,7 @@ class Session {
 
  private:
   friend class Database;
+  friend class Pipeline;
   /// Marks the session of a Database::transact unit.
   struct ForTransact {};
   Session(Database& db, TxOptions options, Kind kind);
@@ -352,6 +360,13 @@ class Session {
   /// unit's control statements; picks the shortcut its purpose allows.
   Result run_statement(Purpose purpose, std::string_view sql,
                        std::span<const detail::Param> params);
+  /// Runs `sts` (all for `purpose`) inside the running call in one round
+  /// trip with the unit's control statements, as run_statement runs one;
+  /// `results[i]` receives statement i's result. Before a failure is
+  /// thrown, `ran` and `failed` say how far the statements got (as
+  /// detail::Trip's fields of those names).
+  void run_batch(Purpose purpose, std::span<const detail::Statement> sts,
+                 std::span<Result> results, std::size_t& ran, int& failed);
   /// Runs `sql` through `send(text)` (simple protocol: a script or COPY)
   /// inside the running call, with the control statements in front.
   template <class Send>

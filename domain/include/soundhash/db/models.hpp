@@ -380,6 +380,49 @@ struct row_traits<ProcessingJob> {
                  column("heartbeat_at", &ProcessingJob::heartbeat_at)};
 };
 
+// --- clip identification (VideoRepository::find_matches) -------------------
+
+/// One hash of a query clip: what find_matches looks up.
+struct QueryHash {
+  /// The fingerprint hash, in the form stored in
+  /// audio_fingerprints.fingerprint_hash (1 to 64 characters, no NUL).
+  std::string hash;
+  /// Where the hash occurs in the clip, in seconds (>= 0).
+  double offset = 0;
+};
+
+/// A video a query clip may come from, as ranked by find_matches.
+struct MatchCandidate {
+  /// Default width of the offset bins the vote counts in, in seconds.
+  static constexpr double default_bin_seconds = 0.1;
+
+  /// The video (videos.id).
+  std::int64_t video_id = 0;
+  /// Query hashes that line up at `offset`: the vote, and the rank.
+  std::int64_t matched_hashes = 0;
+  /// Query hashes found anywhere in the video, lined up or not (>=
+  /// matched_hashes).
+  std::int64_t hashes_in_video = 0;
+  /// Where the clip starts in the video, in seconds: fingerprint start_time
+  /// minus query offset, rounded to a multiple of the bin width. May be
+  /// negative when the clip begins before the video does.
+  double offset = 0;
+  /// matched_hashes divided by the number of query hashes, in (0, 1].
+  double score = 0;
+};
+
+/// MatchCandidate's columns, in the order find_matches selects them.
+template <>
+struct row_traits<MatchCandidate> {
+  /// {column, member} pairs.
+  static constexpr auto columns =
+      std::tuple{column("video_id", &MatchCandidate::video_id),
+                 column("matched_hashes", &MatchCandidate::matched_hashes),
+                 column("hashes_in_video", &MatchCandidate::hashes_in_video),
+                 column("clip_offset", &MatchCandidate::offset),
+                 column("score", &MatchCandidate::score)};
+};
+
 /// One failed attempt of a job, as its error history keeps it
 /// (JobRepository::get_job_errors; the last 20 per job).
 struct JobAttemptError {

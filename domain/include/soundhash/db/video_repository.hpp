@@ -65,6 +65,27 @@ class VideoRepository {
   /// Fingerprints whose hash equals `hash` (at most `limit`).
   std::vector<AudioFingerprint> find_matching_fingerprints(
       std::string_view hash, int limit = 1000);
+  /// find_matching_fingerprints for every hash of `hashes` in one statement
+  /// (one round trip): one entry per hash, in order, each with at most
+  /// `limit_per_hash` (> 0) fingerprints in id order. A hash is 1 to 64
+  /// characters with no NUL (InvalidArgument otherwise, naming its index);
+  /// no hashes, no round trip.
+  std::vector<std::vector<AudioFingerprint>> find_matching_fingerprints_batch(
+      std::span<const std::string> hashes, int limit_per_hash = 1000);
+
+  /// Identifies a clip: up to `limit` (> 0) candidate videos, best first, in
+  /// one statement. Every query hash found in a video votes for the offset
+  /// at which the clip would start there (fingerprint start_time minus the
+  /// hash's offset, rounded to a multiple of `bin_seconds`); a video ranks
+  /// by the votes of its fullest offset bin, so it wins where many hashes
+  /// line up, not where common hashes merely occur. Ties go to the lower
+  /// video id. See docs/guide/match.md. Hashes as in
+  /// find_matching_fingerprints_batch; offsets finite and >= 0;
+  /// `bin_seconds` finite and > 0. An empty query matches nothing (no round
+  /// trip).
+  std::vector<MatchCandidate> find_matches(
+      std::span<const QueryHash> query, int limit = 10,
+      double bin_seconds = MatchCandidate::default_bin_seconds);
 
   /// Inserts one match result.
   MatchResult create_match_result(const NewMatchResult& m);
