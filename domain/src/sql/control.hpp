@@ -25,7 +25,8 @@ SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
 inline constexpr std::string_view kGetJob = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM processing_jobs
  WHERE id = $1
 )sql";

@@ -34,7 +34,8 @@ SELECT r.created, (r.job).*
 inline constexpr std::string_view kGetPendingJobsOfType = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM processing_jobs q
  WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
    AND q.job_type = $1
@@ -63,7 +64,8 @@ WITH RECURSIVE t (pending_type) AS (
    WHERE t.pending_type IS NOT NULL)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM t
  CROSS JOIN LATERAL (
        SELECT *
@@ -80,7 +82,8 @@ SELECT id, job_type, status, target_id, parameters, progress, current_step,
 inline constexpr std::string_view kGetJobsByTarget = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM processing_jobs
  WHERE target_id = $1 AND ($2::text IS NULL OR job_type = $2)
  ORDER BY created_at DESC, id DESC
@@ -105,7 +108,8 @@ UPDATE processing_jobs
  WHERE id = $1
 RETURNING id, job_type, status, target_id, parameters, progress, current_step,
           created_at, started_at, completed_at, error_message, retry_count,
-          max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+          max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+          timeout_ms, errors
 )sql";
 
 // $1: a job type, or NULL for all.

@@ -21,7 +21,8 @@ INSERT INTO processing_jobs (job_type, target_id, parameters, priority,
 VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond', $7)
 RETURNING id, job_type, status, target_id, parameters, progress, current_step,
           created_at, started_at, completed_at, error_message, retry_count,
-          max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+          max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+          timeout_ms, errors
 )sql";
 
 // One array per column. Identity values follow the insertion order, which
@@ -184,7 +185,8 @@ rescued AS (
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM rescued
  ORDER BY id
 )sql";

@@ -254,6 +254,12 @@ struct ProcessingJob {
   std::optional<std::string> locked_by;
   /// The running job's last sign of life (claim or heartbeat).
   std::optional<Timestamp> heartbeat_at;
+  /// How long one attempt may run, in milliseconds (NewJob::timeout);
+  /// nullopt: no limit.
+  std::optional<std::int64_t> timeout_ms;
+  /// The last 20 failed attempts as JSON text (a jsonb array, oldest
+  /// first); JobRepository::get_job_errors reads them as JobAttemptErrors.
+  std::string errors = "[]";
 };
 
 /// A job to create (input of JobRepository::create_job / create_jobs_batch).
@@ -377,7 +383,9 @@ struct row_traits<ProcessingJob> {
                  column("run_at", &ProcessingJob::run_at),
                  column("attempts", &ProcessingJob::attempts),
                  column("locked_by", &ProcessingJob::locked_by),
-                 column("heartbeat_at", &ProcessingJob::heartbeat_at)};
+                 column("heartbeat_at", &ProcessingJob::heartbeat_at),
+                 column("timeout_ms", &ProcessingJob::timeout_ms),
+                 column("errors", &ProcessingJob::errors)};
 };
 
 // --- clip identification (VideoRepository::find_matches) -------------------
