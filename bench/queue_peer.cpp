@@ -41,6 +41,9 @@
 #include <vector>
 
 #include "soundhash/db.hpp"
+#ifdef SOUNDHASH_BENCH_PROMETHEUS
+#include "soundhash/db/prometheus.hpp"
+#endif
 
 namespace db = soundhash::db;
 
@@ -51,6 +54,7 @@ struct Options {
   std::string mode;
   int jobs = 20000;
   int workers = 1;
+  std::string observe = "none";  // or "prometheus" (bench/run-observe)
 };
 
 Options parse(int argc, char** argv) {
@@ -65,6 +69,8 @@ Options parse(int argc, char** argv) {
       o.jobs = std::stoi(v);
     } else if (k == "--workers") {
       o.workers = std::stoi(v);
+    } else if (k == "--observe") {
+      o.observe = v;
     } else {
       throw std::invalid_argument("unknown option " + k);
     }
@@ -171,6 +177,13 @@ int main(int argc, char** argv) try {
   db::Config cfg;
   cfg.conninfo = o.conninfo;
   cfg.pool_size = std::max(o.workers + 1, 2);  // drain-worker: its timer
+#ifdef SOUNDHASH_BENCH_PROMETHEUS
+  auto metrics = std::make_shared<db::PrometheusMetrics>();
+  if (o.observe == "prometheus") cfg.observer = metrics;
+#endif
+  if (o.observe != "none" && !cfg.observer) {
+    throw std::invalid_argument("--observe " + o.observe + ": not built");
+  }
   db::Database d{cfg};
   db::migrate(d);
   {
@@ -251,8 +264,10 @@ int main(int argc, char** argv) try {
   }
   std::printf(
       "{\"peer\":\"soundhash-db\",\"mode\":\"%s\",\"workers\":%d,"
-      "\"jobs\":%d,\"seconds\":%.4f,\"jobs_per_second\":%.1f}\n",
-      o.mode.c_str(), o.workers, o.jobs, seconds, o.jobs / seconds);
+      "\"jobs\":%d,\"seconds\":%.4f,\"jobs_per_second\":%.1f,"
+      "\"observe\":\"%s\"}\n",
+      o.mode.c_str(), o.workers, o.jobs, seconds, o.jobs / seconds,
+      o.observe.c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "soundhash_queue_peer: %s\n", e.what());

@@ -24,6 +24,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+#ifdef SOUNDHASH_EXAMPLE_PROMETHEUS
+#include <soundhash/db/prometheus.hpp>
+#endif
 
 namespace db = soundhash::db;
 using ms = std::chrono::milliseconds;
@@ -37,6 +40,7 @@ struct Options {
                            .backoff = {.initial = ms(50), .max = ms(1000)}};
   int work_ms = 6;
   int fail_every = 0;
+  int metrics_port = -1;  // -1: no /metrics
 };
 
 Options parse(int argc, char** argv) {
@@ -68,6 +72,10 @@ Options parse(int argc, char** argv) {
       o.worker.until_idle = true;
     } else if (a == "--fail-every") {
       o.fail_every = std::stoi(value());
+#ifdef SOUNDHASH_EXAMPLE_PROMETHEUS
+    } else if (a == "--metrics-port") {
+      o.metrics_port = std::stoi(value());
+#endif
     } else {
       throw std::invalid_argument("unknown option " + a);
     }
@@ -118,13 +126,41 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "worker: %s\nusage: worker [--types a,b] [--threads N] "
                  "[--poll-seconds S] [--stale-seconds S] [--stop-seconds S] "
-                 "[--work-ms MS] [--until-idle] [--fail-every K]\n",
-                 e.what());
+                 "[--work-ms MS] [--until-idle] [--fail-every K]%s\n",
+                 e.what(),
+#ifdef SOUNDHASH_EXAMPLE_PROMETHEUS
+                 " [--metrics-port P]"
+#else
+                 ""
+#endif
+    );
     return 2;
   }
   db::WorkerStats stats;
   try {
+#ifdef SOUNDHASH_EXAMPLE_PROMETHEUS
+    // /metrics: the exporter observes the global Database (configured before
+    // its first use); port 0 picks a free port.
+    std::shared_ptr<db::PrometheusMetrics> metrics;
+    std::unique_ptr<db::MetricsServer> server;
+    if (o.metrics_port >= 0) {
+      metrics = std::make_shared<db::PrometheusMetrics>();
+      auto cfg = db::Config::from_env();
+      cfg.observer = metrics;
+      db::Database::configure_global(cfg);
+    }
+#endif
     auto& database = db::Database::global();
+#ifdef SOUNDHASH_EXAMPLE_PROMETHEUS
+    if (metrics) {
+      metrics->watch(database);
+      server = std::make_unique<db::MetricsServer>(
+          "0.0.0.0:" + std::to_string(o.metrics_port), metrics);
+      std::printf("worker: metrics on http://127.0.0.1:%d/metrics\n",
+                  server->port());
+      std::fflush(stdout);
+    }
+#endif
     db::migrate(database);
     db::Worker worker{database, o.worker};
     for (const auto& type : o.types) {

@@ -88,6 +88,16 @@ const std::vector<Setting>& settings() {
        [](Config& c, std::string_view v, const std::string& w) {
          c.prepared_statements = boolean(v, w);
        }},
+      {"SOUNDHASH_DB_SLOW_STATEMENT_MS", "soundhash_slow_statement_ms",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.slow_statement_threshold = ms(v, w);
+       }},
+      {"SOUNDHASH_DB_SLOW_STATEMENT_LOGS_PER_SECOND",
+       "soundhash_slow_statement_logs_per_second",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.slow_statement_logs_per_second =
+             number<int>(v, w, "a positive integer");
+       }},
   };
   return all;
 }
@@ -222,6 +232,10 @@ void Config::take_conninfo_settings() {
 
 void Config::validate() const {
   if (pool_size == 0) throw InvalidArgument("Config.pool_size must be >= 1");
+  if (slow_statement_threshold.count() < 0)
+    throw InvalidArgument("Config.slow_statement_threshold must be >= 0");
+  if (slow_statement_logs_per_second < 1)
+    throw InvalidArgument("Config.slow_statement_logs_per_second must be >= 1");
   if (acquire_timeout.count() < 0) {
     throw InvalidArgument("Config.acquire_timeout must be >= 0");
   }

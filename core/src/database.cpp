@@ -4,6 +4,7 @@
 #include <mutex>
 #include <optional>
 
+#include "slow_log.hpp"
 #include "soundhash/db/detail/database_access.hpp"
 #include "soundhash/db/detail/pool.hpp"
 
@@ -17,7 +18,8 @@ detail::PoolOptions pool_options(Config& c) {
           .max_size = c.pool_size,
           .acquire_timeout = c.acquire_timeout,
           .ping_after_idle = c.ping_after_idle,
-          .prepared_statements = c.prepared_statements};
+          .prepared_statements = c.prepared_statements,
+          .observer = c.observer.get()};
 }
 
 std::mutex global_mutex;
@@ -28,7 +30,10 @@ std::optional<Config> global_config;
 
 Database::Database(Config config)
     : config_(std::move(config)),
-      pool_(std::make_unique<detail::Pool>(pool_options(config_))) {}
+      pool_(std::make_unique<detail::Pool>(pool_options(config_))),
+      slow_log_(std::make_unique<detail::SlowLog>(
+          config_.slow_statement_threshold,
+          config_.slow_statement_logs_per_second)) {}
 
 Database::~Database() = default;
 

@@ -54,6 +54,21 @@ bool Pool::needs_ping(const Connection& c) const noexcept {
 }
 
 Lease Pool::acquire() {
+  Observer* const observer = options_.observer;
+  if (!observer) return take();
+  const auto start = steady_clock::now();
+  try {
+    Lease lease = take();
+    observer->on_acquire({.wait = steady_clock::now() - start});
+    return lease;
+  } catch (const PoolTimeout&) {
+    observer->on_acquire(
+        {.wait = steady_clock::now() - start, .timed_out = true});
+    throw;
+  }
+}
+
+Lease Pool::take() {
   const auto deadline = deadline_after(options_.acquire_timeout);
   std::unique_lock lock(mutex_);
   if (pid_ != current_pid()) forget_inherited_locked();
@@ -70,6 +85,7 @@ Lease Pool::acquire() {
       // lock.
       const bool hung_up = c->hung_up();
       const bool alive = !hung_up && (!ping || c->ping());
+      if (!alive) report(ConnectionChange::broken);
       lock.lock();
       if (alive) {
         if (ping) c->epoch = epoch;
@@ -85,6 +101,7 @@ Lease Pool::acquire() {
       try {
         auto c = std::make_unique<Connection>(options_.conninfo,
                                               options_.prepared_statements);
+        report(ConnectionChange::opened);
         lock.lock();
         ++created_;
         c->epoch = failure_epoch_;
@@ -148,6 +165,7 @@ void Pool::give_back(std::unique_ptr<Connection> conn) noexcept {
     // Closing on purpose (state SQL cannot undo) says nothing of the server.
     const bool failed = cleanup != Cleanup::close || conn->broken();
     conn.reset();  // closes the socket; not under the lock
+    report(failed ? ConnectionChange::broken : ConnectionChange::discarded);
     std::lock_guard lock(mutex_);
     if (cleanup != Cleanup::none) ++resets_;
     if (failed) ++failure_epoch_;  // the server may have gone: check idle ones

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "soundhash/db/log.hpp"
+#include "soundhash/db/observer.hpp"
 
 namespace soundhash::db {
 
@@ -62,7 +63,14 @@ void RetryPolicy::validate() const {
 namespace detail {
 
 void log_retry(std::string_view op, long long attempt, long long attempts,
-               const Error& error, nanoseconds delay) {
+               const Error& error, nanoseconds delay, Observer* observer) {
+  if (observer) {
+    observer->on_retry({.operation = op,
+                        .attempt = attempt,
+                        .attempts = attempts,
+                        .sqlstate = error.sqlstate(),
+                        .delay = delay});
+  }
   logger().warn(
       "Transient database error in {} (attempt {}/{}): {}. Retrying in "
       "{:.2f}s...",

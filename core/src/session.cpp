@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "round_trip.hpp"
+#include "slow_log.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/detail/pool.hpp"
 #include "soundhash/db/log.hpp"
+#include "soundhash/db/observer.hpp"
 
 namespace soundhash::db {
 
@@ -144,7 +146,13 @@ Session::ThreadClaim::~ThreadClaim() {
   s.owner_.store(nullptr, std::memory_order_release);
 }
 
-Session::CallGuard::CallGuard(Session& session) noexcept : s(session) {
+Session::CallGuard::CallGuard(Session& session, std::string_view name) noexcept
+    : s(session), op(name) {
+  s.call_op_ = op;
+  s.trips_ = 0;
+  s.last_rows_ = 0;
+  s.call_sqlstate_.clear();
+  if (s.observer()) start = std::chrono::steady_clock::now();
   s.last_error_.clear();
   s.depth_ = 1;
   s.call_error_ = nullptr;
@@ -160,7 +168,17 @@ void Session::CallGuard::finish() {
 }
 
 Session::CallGuard::~CallGuard() {
-  if (std::uncaught_exceptions() > uncaught) s.undo_call();
+  const bool failed = std::uncaught_exceptions() > uncaught;
+  if (failed) s.undo_call();
+  if (Observer* o = s.observer()) {
+    o->on_statement({.operation = op,
+                     .duration = std::chrono::steady_clock::now() - start,
+                     .round_trips = s.trips_,
+                     .rows = failed ? 0 : s.last_rows_,
+                     .ok = !failed,
+                     .sqlstate = failed ? std::string_view(s.call_sqlstate_)
+                                        : std::string_view()});
+  }
   // A savepoint still set is released with the next batch.
   if (s.call_ == Call::guarded || s.call_ == Call::undone_to_savepoint) {
     s.tx_ = Tx::open_release;
@@ -180,6 +198,7 @@ void Session::undo_call() noexcept {
       return;
     case Call::guarded: {
       // Undo just this call; the transaction and earlier work live on.
+      ++trips_;
       if (detail::RoundTrip(*conn_, options_)
               .roll_back_to_savepoint(last_error_)) {
         call_ = Call::undone_to_savepoint;
@@ -262,15 +281,36 @@ void Session::run_batch(Purpose purpose, std::span<const detail::Statement> sts,
   detail::RoundTrip trip(c, options_);
   const detail::Prefix prefix =
       wrap == Wrap::read_alone ? detail::Prefix{} : prefix_for(idle);
+  detail::SlowLog& slow = db_.slow_log();
+  const auto t0 = slow.on() ? std::chrono::steady_clock::now()
+                            : std::chrono::steady_clock::time_point{};
   // One statement keeps RoundTrip's single-statement form (an empty one
   // sends only the prefix).
   detail::Trip done = sts.size() == 1 ? trip.send(prefix, wrap, sts.front())
                                       : trip.send(prefix, wrap, sts, results);
+  ++trips_;
   if (sts.size() == 1) results.front() = std::move(done.result);
   ran = done.ran;
   failed = done.statement_failed;
+  if (slow.on() && !sts.empty()) {
+    const auto took = std::chrono::steady_clock::now() - t0;
+    if (sts.size() == 1) {
+      slow.note(call_op_, sts.front().sql, took);
+    } else {
+      slow.note(call_op_,
+                fmt::format("a pipeline of {} statements, the first: {}",
+                            sts.size(), sts.front().sql),
+                took);
+    }
+  }
   note_prefix(done);
   if (!done.ok()) fail(done.error);
+  if (observer()) {
+    last_rows_ = 0;
+    for (std::size_t i = 0; i < ran && i < results.size(); ++i) {
+      last_rows_ += results[i].affected_rows();
+    }
+  }
   switch (wrap) {
     case Wrap::read_alone:
       break;  // nothing left open
@@ -278,6 +318,8 @@ void Session::run_batch(Purpose purpose, std::span<const detail::Statement> sts,
     case Wrap::commit_read:
       call_ = Call::committed;
       tx_ = Tx::clean;
+      // A read's own transaction is not a unit of work (as read_alone).
+      if (wrap == Wrap::commit) report_unit(UnitOutcome::committed);
       break;
     case Wrap::ask_wrote:
     case Wrap::open:
@@ -290,10 +332,16 @@ template <class Send>
 void Session::run_text(std::string_view sql, const Send& send) {
   check_may_run();
   detail::Connection& c = connection();
+  detail::SlowLog& slow = db_.slow_log();
+  const auto t0 = slow.on() ? std::chrono::steady_clock::now()
+                            : std::chrono::steady_clock::time_point{};
   const detail::Trip done =
       detail::RoundTrip(c, options_)
           .send_text(prefix_for(c.tx_status() == detail::TxStatus::idle), sql,
                      send);
+  ++trips_;
+  if (slow.on())
+    slow.note(call_op_, sql, std::chrono::steady_clock::now() - t0);
   note_prefix(done);
   if (!done.ok()) fail(done.error);
   tx_ = Tx::open;
@@ -314,9 +362,15 @@ void Session::fail(std::exception_ptr error) {
   bool transient = false;
   try {
     std::rethrow_exception(error);
+  } catch (const CommitInDoubt& e) {
+    transient = e.is_transient();
+    last_error_ = e.what();
+    call_sqlstate_ = e.sqlstate();
+    report_unit(UnitOutcome::in_doubt);
   } catch (const Error& e) {
     transient = e.is_transient();
     last_error_ = e.what();
+    call_sqlstate_ = e.sqlstate();
   } catch (const std::exception& e) {
     last_error_ = e.what();
   } catch (...) {
@@ -327,6 +381,7 @@ void Session::fail(std::exception_ptr error) {
   if (!call_error_) call_error_ = error;
   if (!transient && call_ == Call::guarded && conn_ && !conn_->broken()) {
     std::string ignored;
+    ++trips_;
     if (detail::RoundTrip(*conn_, options_).roll_back_to_savepoint(ignored)) {
       call_ = Call::undone_to_savepoint;
       std::rethrow_exception(error);
@@ -374,11 +429,13 @@ void Session::commit_unit() {
         (last_error_.empty() ? std::string() : " (" + last_error_ + ")"));
   }
   try {
+    ++trips_;
     conn_->exec({"COMMIT"});
   } catch (const Error& e) {
     last_error_ = e.what();
     const bool lost =
         conn_->broken() || dynamic_cast<const ConnectionError*>(&e) != nullptr;
+    report_unit(lost ? UnitOutcome::in_doubt : UnitOutcome::rolled_back);
     give_back();
     if (lost) {
       throw CommitInDoubt(
@@ -389,6 +446,7 @@ void Session::commit_unit() {
     }
     throw;
   }
+  report_unit(UnitOutcome::committed);
   give_back();
 }
 
@@ -416,7 +474,22 @@ detail::Connection& Session::connection() {
 }
 
 void Session::give_back() noexcept {
-  if (conn_) db_.pool().release(std::move(conn_));
+  if (!conn_) return;
+  // The pool rolls back (or, broken, drops) a transaction left open.
+  const bool in_doubt = std::exchange(doubt_reported_, false);
+  if (observer() && !in_doubt && conn_->tx_status() != detail::TxStatus::idle) {
+    report_unit(UnitOutcome::rolled_back);
+  }
+  db_.pool().release(std::move(conn_));
+}
+
+Observer* Session::observer() const noexcept { return db_.observer(); }
+
+void Session::report_unit(UnitOutcome outcome) noexcept {
+  if (Observer* o = observer()) {
+    if (outcome == UnitOutcome::in_doubt) doubt_reported_ = true;
+    o->on_unit(outcome);
+  }
 }
 
 bool Session::in_transaction() const noexcept {

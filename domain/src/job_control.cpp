@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include "checks.hpp"
+#include "queue_events.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/log.hpp"
 #include "sql/control.hpp"
@@ -25,7 +26,7 @@ namespace sql = detail::sql;
 ProcessingJob JobRepository::cancel_job(std::int64_t id) {
   constexpr std::string_view op = "cancel_job";
   detail::require_key(op, "id", id);
-  return session_.call(op, [&] {
+  auto cancelled = session_.call(op, [&] {
     const auto row = session_.execute_final(sql::kCancelJob, id).one();
     if (!row[1].is_null()) {
       auto job = row.as<ProcessingJob>(1);
@@ -49,6 +50,9 @@ ProcessingJob JobRepository::cancel_job(std::int64_t id) {
                     op, id, *status),
         id, *status);
   });
+  detail::report_job(session_, JobChange::cancelled, cancelled.job_type,
+                     cancelled.id);
+  return cancelled;
 }
 
 std::optional<ProcessingJob> JobRepository::get_job(std::int64_t id) {

@@ -12,6 +12,7 @@
 
 #include "checks.hpp"
 #include "claim_statements.hpp"
+#include "queue_events.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/log.hpp"
 #include "sql/queue.hpp"
@@ -179,11 +180,13 @@ std::optional<ProcessingJob> JobRepository::claim_next_job(
   require_types(op, job_types);
   require_worker(op, worker_id);
   const detail::Claim claim(detail::ClaimShape::kNext, job_types);
-  return session_.call(op, [&]() -> std::optional<ProcessingJob> {
+  auto job = session_.call(op, [&]() -> std::optional<ProcessingJob> {
     auto r = session_.execute_final(claim.sql(), claim.types(), worker_id);
     if (r.empty()) return std::nullopt;
     return r[0].as<ProcessingJob>();
   });
+  if (job) detail::report_claimed(session_, {&*job, 1});
+  return job;
 }
 
 std::vector<ProcessingJob> JobRepository::claim_jobs(
@@ -194,10 +197,12 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
   require_worker(op, worker_id);
   detail::require_limit(op, n);
   const detail::Claim claim(detail::ClaimShape::kBatch, job_types);
-  return session_.call(op, [&] {
+  auto jobs = session_.call(op, [&] {
     return session_.execute_final(claim.sql(), claim.types(), worker_id, n)
         .as_vector<ProcessingJob>();
   });
+  detail::report_claimed(session_, jobs);
+  return jobs;
 }
 
 void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
@@ -247,15 +252,19 @@ void JobRepository::complete_job(std::int64_t job_id,
   constexpr std::string_view op = "complete_job";
   detail::require_key(op, "job_id", job_id);
   require_worker(op, worker_id);
-  session_.call(op, [&] {
+  const auto completed_type = session_.call(op, [&] {
     auto r = session_.execute_final(sql::kCompleteJob, job_id, worker_id);
     const auto row = r.one();
     if (row[0].as<std::optional<std::string>>() == "completed" &&
         row[1].as<std::optional<std::string>>() == worker_id) {
-      return;  // already completed by this worker
+      return std::optional<std::string>();  // already completed by this worker
     }
     require_owned(op, row, job_id, worker_id);
+    return row[3].as<std::optional<std::string>>();
   });
+  if (completed_type) {
+    detail::report_job(session_, JobChange::completed, *completed_type, job_id);
+  }
 }
 
 std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
@@ -266,10 +275,12 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
   require_worker(op, worker_id);
   require_types(op, job_types);
   const detail::Claim claim(detail::ClaimShape::kCompleteAndClaim, job_types);
-  return session_.call(op, [&]() -> std::optional<ProcessingJob> {
+  std::optional<std::string> completed_type;
+  auto next = session_.call(op, [&]() -> std::optional<ProcessingJob> {
     auto r =
         session_.execute_final(claim.sql(), claim.types(), worker_id, job_id);
     const auto row = r.one();
+    completed_type = row[row.size() - 1].as<std::optional<std::string>>();
     if (row[2].as<std::int64_t>() == 0 &&
         !(row[0].as<std::optional<std::string>>() == "completed" &&
           row[1].as<std::optional<std::string>>() == worker_id)) {
@@ -280,6 +291,11 @@ std::optional<ProcessingJob> JobRepository::complete_job_and_claim_next(
     if (row[3].is_null()) return std::nullopt;
     return row.as<ProcessingJob>(3);
   });
+  if (completed_type) {
+    detail::report_job(session_, JobChange::completed, *completed_type, job_id);
+  }
+  if (next) detail::report_claimed(session_, {&*next, 1});
+  return next;
 }
 
 ProcessingJob JobRepository::fail_job(std::int64_t job_id,
@@ -294,7 +310,7 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
   for (int k = 0; k < kDelaySteps; ++k) {
     delays[k] = backoff.delay(k, unit_random()).count();
   }
-  return session_.call(op, [&] {
+  auto failed = session_.call(op, [&] {
     auto r =
         session_.execute_final(sql::kFailJob, job_id, worker_id, error, delays);
     const auto row = r.one();
@@ -313,6 +329,9 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
     }
     return job;
   });
+  detail::report_job(session_, JobChange::failed, failed.job_type, failed.id,
+                     failed.status == job_status::pending);
+  return failed;
 }
 
 std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
@@ -321,7 +340,7 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
   if (older_than.count() <= 0) {
     throw InvalidArgument(std::string(op) + ": older_than must be > 0");
   }
-  return session_.call(op, [&] {
+  auto rescued = session_.call(op, [&] {
     auto jobs =
         session_.execute_final(sql::kRescueStaleJobs, older_than.count())
             .as_vector<ProcessingJob>();
@@ -332,6 +351,11 @@ std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
     }
     return jobs;
   });
+  for (const auto& j : rescued) {
+    detail::report_job(session_, JobChange::rescued, j.job_type, j.id,
+                       j.status == job_status::pending);
+  }
+  return rescued;
 }
 
 std::vector<std::int64_t> JobRepository::release_jobs(

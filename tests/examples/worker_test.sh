@@ -135,4 +135,19 @@ grep -qx "worker: idle; completed 6 jobs, failed 0 attempts" "$tmp/w8"
 [ "$(q "SELECT count(*) FROM processing_jobs WHERE target_id LIKE 'slow%'
         AND status = 'completed' AND attempts = 1 AND retry_count = 0
         AND locked_by LIKE '%:%'")" = 6 ]
+
+# With the Prometheus exporter built, --metrics-port serves /metrics: the
+# jobs this worker completed are counted there.
+if "$bin" --bogus 2>&1 | grep -q -- --metrics-port; then
+  "$bin" --threads 1 --poll-seconds 30 --metrics-port 0 >"$tmp/w9" 2>"$tmp/e9" &
+  w9=$!
+  for _ in $(seq 100); do grep -q "metrics on" "$tmp/w9" && break; sleep 0.1; done
+  url=$(sed -n 's/^worker: metrics on \(http[^ ]*\)$/\1/p' "$tmp/w9")
+  enqueue 5 metered
+  until_q "SELECT count(*) FROM processing_jobs WHERE target_id LIKE 'metered%'
+           AND status = 'completed'" 5
+  curl -sf "$url" >"$tmp/m9"
+  stop "$w9" INT
+  grep -qx 'soundhash_db_jobs_total{event="completed",job_type="video_process"} 5' "$tmp/m9"
+fi
 echo "worker_test: ok"

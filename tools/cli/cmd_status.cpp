@@ -3,10 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "cli.hpp"
 #include "commands.hpp"
@@ -67,13 +70,21 @@ std::optional<std::map<std::string, std::int64_t>> job_counts(
   }
 }
 
+// The queue's lag in seconds: nullopt when no job is runnable; throws
+// ProgrammingError 42703 before the work-queue migration.
+std::optional<double> oldest_runnable_seconds(db::Database& database) {
+  const auto wait = database.transact([](db::Session& s) {
+    return db::JobRepository{s}.oldest_runnable_wait();
+  });
+  if (!wait) return std::nullopt;
+  return static_cast<double>(wait->count()) / 1000;
+}
+
 // The queue's lag: "none", an age, or "-" before the work-queue migration.
 std::string oldest_runnable(db::Database& database) {
   try {
-    const auto wait = database.transact([](db::Session& s) {
-      return db::JobRepository{s}.oldest_runnable_wait();
-    });
-    return wait ? age(static_cast<double>(wait->count()) / 1000) : "none";
+    const auto wait = oldest_runnable_seconds(database);
+    return wait ? age(*wait) : "none";
   } catch (const db::ProgrammingError& e) {
     if (e.sqlstate() == "42703") return "-";  // undefined_column: run_at
     throw;
@@ -100,8 +111,133 @@ void row(std::string_view key, std::string_view value) {
   fmt::print("  {:<20} {}\n", key, printable(value));
 }
 
+constexpr OptionSpec kOptions[] = {
+    {"--json", "", "", "print one JSON object (for scripts)"},
+    {"--watch", "", "SECONDS",
+     "refresh every SECONDS: jobs per type, and per second completed and "
+     "failed"},
+    {"--count", "", "N", "with --watch: stop after N refreshes"},
+};
+
+int print_json(db::Database& database, const Invocation& inv) {
+  const ServerInfo server = server_info(database);
+  const int version = db::schema_version(database);
+  const auto counts = job_counts(database, version);
+  const auto all = db::migrations();
+  const db::Config& cfg = inv.context.configured;
+  std::string out = "{";
+  out += fmt::format(
+      R"("server":{{"host":{},"port":{},"database":{},"user":{},)"
+      R"("conninfo":{},"version":{}}},)",
+      json_string(server.host), server.port, json_string(server.database),
+      json_string(server.user),
+      json_string(cfg.conninfo.empty() ? std::string()
+                                       : db::redact_conninfo(cfg.conninfo)),
+      json_string(server.version));
+  out += fmt::format(R"("schema":{{"version":{},"latest":{}}},)", version,
+                     all.empty() ? 0 : all.back().version);
+  out += fmt::format(
+      R"("pool":{{"pool_size":{},"acquire_timeout_ms":{},)"
+      R"("ping_after_idle_ms":{},"prepared_statements":{},)"
+      R"("retry":{{"max_retries":{},"initial_delay_ms":{},"max_delay_ms":{},)"
+      R"("multiplier":{},"jitter":{}}}}},)",
+      cfg.pool_size, cfg.acquire_timeout.count(), cfg.ping_after_idle.count(),
+      cfg.prepared_statements, cfg.retry.max_retries,
+      cfg.retry.initial_delay.count(), cfg.retry.max_delay.count(),
+      cfg.retry.multiplier, cfg.retry.jitter);
+  if (!counts) {
+    out += R"("jobs":null,"oldest_runnable_seconds":null})";
+  } else {
+    out += R"("jobs":{)";
+    std::int64_t total = 0;
+    for (auto status : db::job_status::all) {
+      auto it = counts->find(std::string(status));
+      const std::int64_t n = it == counts->end() ? 0 : it->second;
+      total += n;
+      out += fmt::format("{}:{},", json_string(status), n);
+    }
+    out += fmt::format(R"("total":{}}},)", total);
+    std::optional<double> wait;
+    try {
+      wait = oldest_runnable_seconds(database);
+    } catch (const db::ProgrammingError& e) {
+      if (e.sqlstate() != "42703") throw;
+    }
+    out += fmt::format(R"("oldest_runnable_seconds":{}}})",
+                       wait ? fmt::format("{:.3f}", *wait) : "null");
+  }
+  fmt::print("{}\n", out);
+  return kExitOk;
+}
+
+// Per job type: live jobs, and those that finished in the last `window`.
+// completed_at is set when a job completes and when it fails for good.
+constexpr std::string_view kWatchSql =
+    "SELECT job_type, "
+    "count(*) FILTER (WHERE status = 'pending'), "
+    "count(*) FILTER (WHERE status = 'running'), "
+    "count(*) FILTER (WHERE status = 'completed' AND completed_at > "
+    "now() - make_interval(secs => $1)), "
+    "count(*) FILTER (WHERE status = 'failed' AND completed_at > "
+    "now() - make_interval(secs => $1)) "
+    "FROM processing_jobs "
+    "WHERE status IN ('pending', 'running') "
+    "OR completed_at > now() - make_interval(secs => $1) "
+    "GROUP BY job_type ORDER BY job_type";
+
+int watch(db::Database& database, std::int64_t seconds,
+          std::optional<std::int64_t> count) {
+  if (db::schema_version(database) == 0) {
+    throw Failure("schema not migrated: run 'soundhash-db migrate'");
+  }
+  const auto every = std::chrono::seconds(seconds);
+  auto next = std::chrono::steady_clock::now();
+  for (std::int64_t n = 0; !count || n < *count; ++n) {
+    if (n > 0) std::this_thread::sleep_until(next);
+    next += every;
+    const db::Result r = database.transact([&](db::Session& s) {
+      return s.read(kWatchSql, static_cast<double>(seconds));
+    });
+    Table t({"type", "pending", "running", "completed/s", "failed/s"},
+            {false, true, true, true, true});
+    const double window = static_cast<double>(seconds);
+    for (const auto& row : r) {
+      t.add_row(
+          {row[0].as<std::string>(), std::to_string(row[1].as<std::int64_t>()),
+           std::to_string(row[2].as<std::int64_t>()),
+           fmt::format("{:.2f}",
+                       static_cast<double>(row[3].as<std::int64_t>()) / window),
+           fmt::format(
+               "{:.2f}",
+               static_cast<double>(row[4].as<std::int64_t>()) / window)});
+    }
+    fmt::print("{} (rates over the last {}s)\n",
+               iso8601_utc(std::chrono::system_clock::now()), seconds);
+    if (t.empty()) {
+      fmt::print("  no jobs\n");
+    } else {
+      t.print(stdout);
+    }
+    std::fflush(stdout);
+  }
+  return kExitOk;
+}
+
 int run_status(const Invocation& inv) {
+  const auto watch_every = inv.args.value("--watch");
+  const auto count = inv.args.value("--count");
+  if (count && !watch_every) throw UsageError("--count needs --watch");
+  if (watch_every && inv.args.flag("--json")) {
+    throw UsageError("--json and --watch do not go together");
+  }
   db::Database database{inv.context.effective};
+  if (watch_every) {
+    return watch(database, parse_integer(*watch_every, "--watch", 1, 86400),
+                 count ? std::optional(
+                             parse_integer(*count, "--count", 1, 1'000'000'000))
+                       : std::nullopt);
+  }
+  if (inv.args.flag("--json")) return print_json(database, inv);
   const ServerInfo server = server_info(database);
   const int version = db::schema_version(database);
   const auto counts = job_counts(database, version);
@@ -154,7 +290,7 @@ int run_status(const Invocation& inv) {
 const Command& status_command() {
   static const Command kCommand{
       .name = "status",
-      .synopsis = "",
+      .synopsis = "[--json | --watch SECONDS [--count N]]",
       .summary = "show the server, schema version, pool settings, job counts",
       .description =
           "Shows the server reached (host, port, database, user as the\n"
@@ -164,8 +300,12 @@ const Command& status_command() {
           "status, and how long the longest-waiting runnable job has been\n"
           "runnable (the queue's lag; \"none\" when no job is runnable). On\n"
           "a database that is not migrated yet it says so instead of\n"
-          "failing.",
-      .options = {},
+          "failing. --json prints the same as one JSON object (jobs and\n"
+          "oldest_runnable_seconds null before migration). --watch SECONDS\n"
+          "refreshes every SECONDS, one table per refresh: per job type the\n"
+          "pending and running jobs, and the jobs per second that completed\n"
+          "or failed for good over the last SECONDS.",
+      .options = kOptions,
       .min_positionals = 0,
       .max_positionals = 0,
       .run = run_status,

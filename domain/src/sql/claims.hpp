@@ -111,7 +111,7 @@ WITH done AS (
   UPDATE processing_jobs d
      SET status = 'completed', completed_at = now(), progress = 100
    WHERE d.id = $3 AND d.status = 'running' AND d.locked_by = $2
-  RETURNING d.id),
+  RETURNING d.id, d.job_type),
 claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
@@ -132,7 +132,8 @@ claimed AS (
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3),
        (SELECT count(*) FROM done),
-       c.*
+       c.*,
+       (SELECT d.job_type FROM done d) AS completed_job_type
   FROM (VALUES (1)) one
   LEFT JOIN claimed c ON true
 )sql";
@@ -142,7 +143,7 @@ WITH done AS (
   UPDATE processing_jobs d
      SET status = 'completed', completed_at = now(), progress = 100
    WHERE d.id = $3 AND d.status = 'running' AND d.locked_by = $2
-  RETURNING d.id),
+  RETURNING d.id, d.job_type),
 claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
@@ -157,7 +158,8 @@ claimed AS (
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3),
        (SELECT count(*) FROM done),
-       c.*
+       c.*,
+       (SELECT d.job_type FROM done d) AS completed_job_type
   FROM (VALUES (1)) one
   LEFT JOIN claimed c ON true
 )sql";

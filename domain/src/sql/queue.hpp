@@ -107,10 +107,10 @@ WITH changed AS (
   UPDATE processing_jobs j
      SET status = 'completed', completed_at = now(), progress = 100
    WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2
-  RETURNING j.id)
+  RETURNING j.id, j.job_type)
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $1),
-       c.id
+       c.id, c.job_type
   FROM (VALUES (1)) one
   LEFT JOIN changed c ON true
 )sql";

@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "soundhash/db/observer.hpp"
 #include "soundhash/db/retry.hpp"
 
 namespace soundhash::db {
@@ -31,6 +33,15 @@ struct Config {
   /// Prepare and cache statements per connection. Turn off behind PgBouncer
   /// in transaction-pooling mode (statements are then sent unnamed).
   bool prepared_statements = true;
+  /// Statements that take longer are logged at WARN with their call's name,
+  /// duration and SQL text (never parameter values). 0 turns it off.
+  std::chrono::milliseconds slow_statement_threshold{0};
+  /// At most this many slow-statement lines a second; the rest are counted
+  /// and their number logged with the next line.
+  int slow_statement_logs_per_second = 10;
+  /// Receives the library's events (see observer.hpp); none by default.
+  /// Kept alive by the Database, which calls it from the threads it runs on.
+  std::shared_ptr<Observer> observer;
 
   /// Reads DATABASE_URL into `conninfo` (empty -> libpq's PG* defaults) and
   /// optional overrides: SOUNDHASH_DB_POOL_SIZE,
@@ -38,9 +49,10 @@ struct Config {
   /// SOUNDHASH_DB_MAX_RETRIES, SOUNDHASH_DB_RETRY_INITIAL_DELAY_MS,
   /// SOUNDHASH_DB_RETRY_MAX_DELAY_MS, SOUNDHASH_DB_RETRY_MULTIPLIER,
   /// SOUNDHASH_DB_RETRY_JITTER, SOUNDHASH_DB_PREPARED_STATEMENTS
-  /// (0/1/true/false). A malformed value throws InvalidArgument naming the
-  /// variable. Settings in the conninfo (see take_conninfo_settings) override
-  /// the environment.
+  /// (0/1/true/false), SOUNDHASH_DB_SLOW_STATEMENT_MS,
+  /// SOUNDHASH_DB_SLOW_STATEMENT_LOGS_PER_SECOND. A malformed value throws
+  /// InvalidArgument naming the variable. Settings in the conninfo (see
+  /// take_conninfo_settings) override the environment.
   static Config from_env();
 
   /// Applies, and removes from `conninfo` (libpq would reject them), the

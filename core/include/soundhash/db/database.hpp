@@ -21,6 +21,7 @@ namespace soundhash::db {
 
 namespace detail {
 class Pool;
+class SlowLog;
 struct DatabaseAccess;
 }  // namespace detail
 
@@ -64,17 +65,18 @@ class Database {
   auto transact(F&& fn, TxOptions options = {})
       -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
     using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
-    return db_retry("transact", config_.retry, [&]() -> R {
-      Session s(*this, options, Session::ForTransact{});
-      if constexpr (std::is_void_v<R>) {
-        fn(s);
-        s.commit_unit();
-      } else {
-        R r = fn(s);
-        s.commit_unit();
-        return r;
-      }
-    });
+    return detail::retry_observed(
+        "transact", config_.retry, observer(), [&]() -> R {
+          Session s(*this, options, Session::ForTransact{});
+          if constexpr (std::is_void_v<R>) {
+            fn(s);
+            s.commit_unit();
+          } else {
+            R r = fn(s);
+            s.commit_unit();
+            return r;
+          }
+        });
   }
 
   /// Forwards to the domain's `migrate(Database&)` (migrations.hpp), which
@@ -88,6 +90,10 @@ class Database {
   [[nodiscard]] const Config& config() const noexcept { return config_; }
   /// A snapshot of the pool's counters (open, idle, in use, discarded, ...).
   [[nodiscard]] PoolStats pool_stats() const;
+  /// The observer given in Config::observer, or null.
+  [[nodiscard]] Observer* observer() const noexcept {
+    return config_.observer.get();
+  }
 
   /// The process-wide instance, built from Config::from_env() on first use
   /// (or from the Config given to configure_global before that).
@@ -99,9 +105,11 @@ class Database {
   friend class Session;
   friend struct detail::DatabaseAccess;  // the pool, for tests
   [[nodiscard]] detail::Pool& pool() noexcept { return *pool_; }
+  [[nodiscard]] detail::SlowLog& slow_log() noexcept { return *slow_log_; }
 
   Config config_;
   std::unique_ptr<detail::Pool> pool_;
+  std::unique_ptr<detail::SlowLog> slow_log_;
 };
 
 /// `Database::global().session()`: one session to share between

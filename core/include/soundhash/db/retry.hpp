@@ -16,6 +16,8 @@
 
 namespace soundhash::db {
 
+class Observer;
+
 /// How transient failures are retried. The defaults give 0.5s, 1s, 2s.
 struct RetryPolicy {
   /// Retries after the first attempt; 0 disables retrying.
@@ -46,10 +48,36 @@ struct RetryPolicy {
 };
 
 namespace detail {
+/// Logs a retry, and reports it to `observer` if there is one.
 void log_retry(std::string_view op, long long attempt, long long attempts,
-               const Error& error, std::chrono::nanoseconds delay);
+               const Error& error, std::chrono::nanoseconds delay,
+               Observer* observer = nullptr);
 void log_give_up(std::string_view op, long long attempt, long long attempts,
                  const std::exception& error);
+
+/// db_retry, reporting each retry to `observer` (may be null).
+template <class F>
+auto retry_observed(std::string_view op_name, const RetryPolicy& policy,
+                    Observer* observer, F&& fn) -> std::invoke_result_t<F&> {
+  // In 64 bits: max_retries may be INT_MAX ("until it works").
+  const long long attempts = static_cast<long long>(policy.max_retries) + 1;
+  for (long long attempt = 1;; ++attempt) {
+    try {
+      return fn();
+    } catch (const TransientError& e) {
+      if (attempt >= attempts) {
+        log_give_up(op_name, attempt, attempts, e);
+        throw;
+      }
+      const auto delay = policy.delay_for(static_cast<int>(attempt - 1));
+      log_retry(op_name, attempt, attempts, e, delay, observer);
+      policy.sleep(delay);
+    } catch (const std::exception& e) {
+      log_give_up(op_name, attempt, attempts, e);
+      throw;
+    }
+  }
+}
 }  // namespace detail
 
 /// Calls `fn()`, retrying `TransientError`s per `policy`; returns what `fn`
@@ -59,24 +87,7 @@ void log_give_up(std::string_view op, long long attempt, long long attempts,
 template <class F>
 auto db_retry(std::string_view op_name, const RetryPolicy& policy, F&& fn)
     -> std::invoke_result_t<F&> {
-  // In 64 bits: max_retries may be INT_MAX ("until it works").
-  const long long attempts = static_cast<long long>(policy.max_retries) + 1;
-  for (long long attempt = 1;; ++attempt) {
-    try {
-      return fn();
-    } catch (const TransientError& e) {
-      if (attempt >= attempts) {
-        detail::log_give_up(op_name, attempt, attempts, e);
-        throw;
-      }
-      const auto delay = policy.delay_for(static_cast<int>(attempt - 1));
-      detail::log_retry(op_name, attempt, attempts, e, delay);
-      policy.sleep(delay);
-    } catch (const std::exception& e) {
-      detail::log_give_up(op_name, attempt, attempts, e);
-      throw;
-    }
-  }
+  return detail::retry_observed(op_name, policy, nullptr, fn);
 }
 
 }  // namespace soundhash::db

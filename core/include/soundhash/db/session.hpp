@@ -29,6 +29,7 @@
 // what a queue worker wants: claim, heartbeat, complete, each durable at once.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -47,7 +48,9 @@
 namespace soundhash::db {
 
 class Database;
+class Observer;
 class Pipeline;
+enum class UnitOutcome;
 
 namespace detail {
 /// An address that identifies the calling thread while it runs (cheaper to
@@ -175,7 +178,7 @@ class Session {
     ThreadClaim claim(*this, "call");
     throw_if_lost();
     auto once = [&]() -> R {
-      CallGuard guard(*this);
+      CallGuard guard(*this, op);
       if constexpr (std::is_void_v<R>) {
         fn();
         guard.finish();
@@ -185,7 +188,9 @@ class Session {
         return r;
       }
     };
-    if (retries_alone()) return db_retry(op, policy(), once);
+    if (retries_alone()) {
+      return detail::retry_observed(op, policy(), observer(), once);
+    }
     // No retry budget of its own: a transient failure goes to whoever owns
     // the unit (transact logs and retries it), so only log the others.
     try {
@@ -288,7 +293,7 @@ class Session {
   /// Sets up and ends the outermost call: on an exception leaving it, rolls
   /// back what the call did.
   struct CallGuard {
-    explicit CallGuard(Session& s) noexcept;
+    CallGuard(Session& s, std::string_view op) noexcept;
     ~CallGuard();
     CallGuard(const CallGuard&) = delete;
     CallGuard& operator=(const CallGuard&) = delete;
@@ -296,7 +301,9 @@ class Session {
     /// inside), else end the call (an autocommit session commits).
     void finish();
     Session& s;
+    std::string_view op;
     int uncaught = std::uncaught_exceptions();
+    std::chrono::steady_clock::time_point start{};  // when observed
   };
   /// Marks the session as used by this thread for its lifetime; throws
   /// std::logic_error if another thread is using it.
@@ -345,6 +352,10 @@ class Session {
     return mode_ != Mode::transact && tx_ == Tx::clean;
   }
   [[nodiscard]] const RetryPolicy& policy() const noexcept;
+  /// The Database's observer, or null.
+  [[nodiscard]] Observer* observer() const noexcept;
+  /// Tells the observer, if any, how a transaction ended.
+  void report_unit(UnitOutcome outcome) noexcept;
   /// Throws TransientError while the transaction is lost (Tx::lost).
   void throw_if_lost() const;
   /// Throws the running call's failure, or throw_if_lost()'s.
@@ -406,6 +417,14 @@ class Session {
   std::exception_ptr call_error_;  // the running call's first failure
   std::string lost_because_;       // why the transaction is lost (Tx::lost)
   std::string last_error_;         // for the rollback log line
+  // For the observer and the slow-statement log: the running call's name,
+  // its round trips so far, its last statement's row count, and the SQLSTATE
+  // of its failure.
+  std::string_view call_op_;
+  int trips_ = 0;
+  std::int64_t last_rows_ = 0;
+  std::string call_sqlstate_;
+  bool doubt_reported_ = false;  // in doubt: give_back reports no rollback
 };
 
 }  // namespace soundhash::db

@@ -15,6 +15,7 @@
 
 #include "soundhash/db/detail/connection.hpp"
 #include "soundhash/db/detail/lease.hpp"
+#include "soundhash/db/observer.hpp"
 #include "soundhash/db/pool_stats.hpp"
 
 namespace soundhash::db::detail {
@@ -25,6 +26,8 @@ struct PoolOptions {
   std::chrono::milliseconds acquire_timeout{5000};
   std::chrono::milliseconds ping_after_idle{10000};
   bool prepared_statements = true;
+  /// Told of acquires and connections opened and closed; may be null.
+  Observer* observer = nullptr;
 };
 
 class Pool {
@@ -53,6 +56,11 @@ class Pool {
 
  private:
   friend class Lease;
+  /// acquire() without the observer's timing.
+  Lease take();
+  void report(ConnectionChange change) const noexcept {
+    if (options_.observer) options_.observer->on_connection(change);
+  }
   /// Takes a connection back (every Lease ends here): rolls back an open
   /// transaction, undoes session state its user may have changed, discards a
   /// broken one, and drops one inherited from the parent of a fork() without
