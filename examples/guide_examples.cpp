@@ -573,6 +573,58 @@ std::int64_t purge_history(db::Database& database) {
 }
 // [end]
 
+// [example: timeout]
+// A decode that hangs is failed after ten minutes, even though its worker
+// goes on heartbeating; it is retried like any failed attempt.
+db::ProcessingJob enqueue_decode(db::JobRepository& jobs,
+                                 std::string_view video_id) {
+  return jobs.create_job({.job_type = "decode",
+                          .target_id = std::string(video_id),
+                          .timeout = std::chrono::minutes(10)});
+}
+// [end]
+
+// [example: cancel]
+// "Stop that decode": a pending job never starts, a running one's handler
+// sees JobContext::cancelled() at its next heartbeat. A wrong id
+// (JobNotFound) is a bug and propagates.
+bool stop_job(db::Database& database, std::int64_t id) {
+  auto s = database.autocommit_session();
+  try {
+    (void)db::JobRepository{s}.cancel_job(id);
+    return true;
+  } catch (const db::JobAlreadyFinished& e) {
+    spdlog::info("job {} had already ended {}", id, e.status());
+    return false;
+  }
+}
+// [end]
+
+// [example: job-history]
+// Why did this video fail three times? The last 20 failed attempts.
+void explain_failures(db::JobRepository& jobs, std::int64_t id) {
+  for (const auto& e : jobs.get_job_errors(id)) {
+    spdlog::info("attempt {} on {}: {}", e.attempt, e.worker.value_or("?"),
+                 e.message);
+  }
+}
+// [end]
+
+void run_control_examples(db::Database& database) {
+  auto s = database.autocommit_session();
+  db::JobRepository jobs{s};
+  const auto decode = enqueue_decode(jobs, "vid_guide_6");
+  if (!stop_job(database, decode.id) || stop_job(database, decode.id))
+    throw std::runtime_error("cancel_job");
+  const auto job = jobs.create_job("history", "vid_guide_7");
+  (void)jobs.claim_next_job({"history"}, "guide:6");
+  (void)jobs.fail_job(job.id, "guide:6", "decoder crashed");
+  explain_failures(jobs, job.id);
+  if (jobs.get_job_errors(job.id).size() != 1)
+    throw std::runtime_error("get_job_errors");
+  std::printf("cancelled and explained\n");
+}
+
 void run_queue_examples(db::Database& database) {
   enqueue_work("vid_guide");
   enqueue_work("broken");
@@ -627,6 +679,7 @@ void run_queue_examples(db::Database& database) {
   schedule_periodic_work(database);  // replacing keeps each one's rhythm
   if (jobs.list_schedules().size() != 2)
     throw std::runtime_error("schedules not stored");
+  run_control_examples(database);
 }
 
 // [example: identify-clip]

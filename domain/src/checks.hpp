@@ -80,6 +80,10 @@ inline void require_new_job(std::string_view op, const NewJob& j) {
   if (j.delay.count() < 0) {
     throw InvalidArgument(std::string(op) + ": delay must be >= 0");
   }
+  if (j.timeout && j.timeout->count() <= 0) {
+    throw InvalidArgument(std::string(op) + ": timeout must be > 0, got " +
+                          std::to_string(j.timeout->count()) + " ms");
+  }
 }
 
 }  // namespace soundhash::db::detail

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "checks.hpp"
 #include "claim_statements.hpp"
@@ -25,6 +26,12 @@ namespace sql = detail::sql;
 // failure with k earlier retries; later retries use the last entry (by then
 // the delay is at `max` for any sane backoff).
 constexpr int kDelaySteps = 32;
+
+// NewJob::timeout as the statements' timeout_ms (NULL: none).
+std::optional<std::int64_t> timeout_ms(const NewJob& job) {
+  if (!job.timeout) return std::nullopt;
+  return job.timeout->count();
+}
 
 void require_worker(std::string_view op, std::string_view worker_id) {
   detail::require_id(op, "worker_id", worker_id);
@@ -56,11 +63,19 @@ void require_types(std::string_view op,
 
 void check_backoff(std::string_view op, const JobBackoff& b) {
   if (b.initial.count() < 0 || b.max < b.initial ||
-      !std::isfinite(b.multiplier) || b.multiplier < 1) {
-    throw InvalidArgument(
-        std::string(op) +
-        ": backoff needs 0 <= initial <= max and a finite multiplier >= 1");
+      !std::isfinite(b.multiplier) || b.multiplier < 1 ||
+      !(b.jitter >= 0 && b.jitter <= 1)) {
+    throw InvalidArgument(std::string(op) +
+                          ": backoff needs 0 <= initial <= max, a finite "
+                          "multiplier >= 1 and a jitter in [0, 1]");
   }
+}
+
+// A uniform draw in [0, 1) for the backoff's jitter; one generator per thread,
+// so workers need no lock and do not draw the same sequence.
+double unit_random() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return std::uniform_real_distribution<double>{0.0, 1.0}(engine);
 }
 
 [[noreturn]] void throw_not_owned(std::string_view op, std::int64_t job_id,
@@ -100,6 +115,16 @@ std::chrono::milliseconds JobBackoff::delay(int retries) const {
       static_cast<std::int64_t>(std::min(ms, cap)));
 }
 
+std::chrono::milliseconds JobBackoff::delay(int retries,
+                                            double unit_random) const {
+  const auto full = delay(retries);
+  if (jitter <= 0) return full;
+  const double u = std::clamp(unit_random, 0.0, 1.0);
+  const auto d = static_cast<double>(full.count());
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(std::llround(d - d * jitter * u)));
+}
+
 ProcessingJob JobRepository::create_job(const NewJob& job) {
   detail::require_new_job("create_job", job);
   return session_.call("create_job", [&] {
@@ -107,7 +132,7 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
         session_
             .execute_final(sql::kCreateJob, job.job_type, job.target_id,
                            job.parameters, job.priority, job.max_retries,
-                           job.delay.count())
+                           job.delay.count(), timeout_ms(job))
             .one()
             .as<ProcessingJob>();
     logger().info("Created new processing job: type={}, target={}, id={}",
@@ -124,8 +149,10 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
   std::vector<std::string> types, targets;
   std::vector<std::optional<std::string>> params;
   std::vector<std::int64_t> priorities, max_retries, delays;
+  std::vector<std::optional<std::int64_t>> timeouts;
   for (auto* v : {&types, &targets}) v->reserve(jobs.size());
   params.reserve(jobs.size());
+  timeouts.reserve(jobs.size());
   for (auto* v : {&priorities, &max_retries, &delays}) v->reserve(jobs.size());
   for (const auto& j : jobs) {
     types.push_back(j.job_type);
@@ -134,10 +161,12 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
     priorities.push_back(j.priority);
     max_retries.push_back(j.max_retries);
     delays.push_back(j.delay.count());
+    timeouts.push_back(timeout_ms(j));
   }
   return session_.call(op, [&] {
-    auto r = session_.execute_final(sql::kCreateJobsBatch, types, targets,
-                                    params, priorities, max_retries, delays);
+    auto r =
+        session_.execute_final(sql::kCreateJobsBatch, types, targets, params,
+                               priorities, max_retries, delays, timeouts);
     auto ids = ids_of(r);
     std::sort(ids.begin(), ids.end());
     logger().info("Created {} processing jobs", ids.size());
@@ -186,7 +215,16 @@ void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
   session_.call(op, [&] {
     auto r = session_.execute_final(sql::kHeartbeat, job_id, worker_id,
                                     progress, current_step);
-    require_owned(op, r.one(), job_id, worker_id);
+    const auto row = r.one();
+    if (row[3].as<std::int64_t>() > 0) {
+      logger().warn("Job timed out: id={}, worker={}", job_id, worker_id);
+      throw JobTimedOut(
+          fmt::format("{}: job {} ran past its timeout; the heartbeat ended "
+                      "the attempt, so worker '{}' no longer owns it",
+                      op, job_id, worker_id),
+          job_id);
+    }
+    require_owned(op, row, job_id, worker_id);
   });
 }
 
@@ -269,7 +307,9 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
   require_worker(op, worker_id);
   check_backoff(op, backoff);
   std::vector<std::int64_t> delays(kDelaySteps);
-  for (int k = 0; k < kDelaySteps; ++k) delays[k] = backoff.delay(k).count();
+  for (int k = 0; k < kDelaySteps; ++k) {
+    delays[k] = backoff.delay(k, unit_random()).count();
+  }
   auto failed = session_.call(op, [&] {
     auto r =
         session_.execute_final(sql::kFailJob, job_id, worker_id, error, delays);

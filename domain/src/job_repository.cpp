@@ -48,15 +48,18 @@ std::pair<ProcessingJob, bool> create_if_absent(
     Session& session, std::string_view job_type, std::string_view target_id,
     const std::optional<std::string>& parameters, std::int32_t priority,
     std::int32_t max_retries, std::chrono::milliseconds delay,
+    std::optional<std::chrono::milliseconds> timeout,
     const std::vector<std::string>& check_statuses) {
+  std::optional<std::int64_t> timeout_ms;
+  if (timeout) timeout_ms = timeout->count();
   return session.call("create_job_if_not_exists", [&] {
     // A job already there is found without writing: then, leading a READ
     // COMMITTED unit, the call costs one round trip and leaves nothing open.
-    auto row =
-        session
-            .ensure(sql::kCreateJobIfNotExists, job_type, target_id, parameters,
-                    check_statuses, priority, max_retries, delay.count())
-            .one();
+    auto row = session
+                   .ensure(sql::kCreateJobIfNotExists, job_type, target_id,
+                           parameters, check_statuses, priority, max_retries,
+                           delay.count(), timeout_ms)
+                   .one();
     std::pair<ProcessingJob, bool> out{row.as<ProcessingJob>(1),
                                        row[0].as<bool>()};
     const auto& job = out.first;
@@ -84,7 +87,7 @@ std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
   const NewJob defaults;
   return create_if_absent(session_, job_type, target_id, parameters,
                           defaults.priority, defaults.max_retries,
-                          defaults.delay, check_statuses);
+                          defaults.delay, defaults.timeout, check_statuses);
 }
 
 std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
@@ -93,7 +96,7 @@ std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
   detail::require_new_job(op, job);
   detail::require_statuses(op, check_statuses);
   return create_if_absent(session_, job.job_type, job.target_id, job.parameters,
-                          job.priority, job.max_retries, job.delay,
+                          job.priority, job.max_retries, job.delay, job.timeout,
                           check_statuses);
 }
 

@@ -767,6 +767,117 @@ expect_err 'brand_new has no limit'
 run limits clear video_process
 expect_rc 0
 
+# --- cancel, show, bulk retry (issue 19) -------------------------------------
+
+for c in "jobs cancel" "jobs show"; do
+  run --help
+  expect_out "^  $c "
+  # shellcheck disable=SC2086 # "jobs cancel" is two words on purpose
+  run $c --help
+  expect_rc 0
+  expect_out "^usage: soundhash-db $c ID"
+done
+expect_usage_error jobs cancel
+expect_err "missing ID"
+expect_usage_error jobs cancel abc
+expect_usage_error jobs cancel 1 2
+expect_usage_error jobs show
+expect_err "missing ID"
+expect_usage_error jobs show 0
+expect_usage_error jobs retry --type b_type --status pending
+expect_err "cannot be retried"
+expect_usage_error jobs retry 5 --type b_type
+expect_err "give it or ID, not both"
+expect_usage_error jobs retry --type b_type --since 0
+expect_usage_error jobs retry --type b_type --batch 0
+expect_usage_error jobs retry --status failed
+expect_err "missing ID"
+
+pid=$(sql "INSERT INTO processing_jobs (job_type, target_id) VALUES ('c_type', 'c1') RETURNING id")
+run jobs cancel "$pid"
+expect_rc 0
+expect_quiet_stderr
+expect_out "^job $pid is cancelled$"
+checks=$((checks + 1))
+[ "$(sql "SELECT status, completed_at IS NOT NULL FROM processing_jobs WHERE id = $pid")" = "cancelled|t" ] ||
+  fail "pending job $pid not cancelled"
+run jobs cancel "$pid"
+expect_rc 1
+expect_one_error_line
+expect_err "^soundhash-db: jobs cancel: job $pid has already finished \(status cancelled\)$"
+run jobs cancel 999999
+expect_rc 1
+expect_one_error_line
+expect_err "^soundhash-db: jobs cancel: job 999999 does not exist$"
+rid=$(sql "INSERT INTO processing_jobs (job_type, target_id, status, locked_by, started_at, heartbeat_at)
+           VALUES ('c_type', 'c2', 'running', 'host:9:0', now(), now()) RETURNING id")
+run jobs cancel "$rid"
+expect_rc 0
+expect_out "^job $rid is cancelled; it was running under worker host:9:0, which learns of it at its next heartbeat$"
+checks=$((checks + 1))
+[ "$(sql "SELECT status, locked_by FROM processing_jobs WHERE id = $rid")" = "cancelled|host:9:0" ] ||
+  fail "running job $rid not cancelled"
+
+sid=$(sql "INSERT INTO processing_jobs (job_type, target_id, status, error_message, attempts, retry_count, max_retries, errors)
+           VALUES ('c_type', 'c3', 'failed', 'boom two', 2, 1, 1,
+                   '[{\"message\": \"boom one\", \"attempt\": 1, \"worker\": \"w1\", \"at\": \"2026-01-02T03:04:05Z\"},
+                     {\"message\": \"boom two\", \"attempt\": 2, \"worker\": \"w2\", \"at\": \"2026-01-02T03:05:06Z\"}]')
+           RETURNING id")
+run jobs show "$sid"
+expect_rc 0
+expect_quiet_stderr
+expect_out "^id +$sid$"
+expect_out "^status +failed$"
+expect_out "^retries +1 of 1$"
+expect_out "^error_message +boom two$"
+expect_out "^failed attempts \(oldest first, the last 20 kept\):$"
+expect_out "^ +1 +2026-01-02T03:04:05Z +w1 +boom one$"
+expect_out "^ +2 +2026-01-02T03:05:06Z +w2 +boom two$"
+run jobs show "$pid"
+expect_rc 0
+expect_out "^status +cancelled$"
+expect_out "^no failed attempts recorded$"
+run jobs show 999999
+expect_rc 1
+expect_one_error_line
+expect_err "^soundhash-db: jobs show: job 999999 does not exist$"
+
+# Bulk retry, with the optional unique index over active jobs in place: x1
+# has two failed jobs (only the newer is retried), x2 already has a pending
+# job, x3 has used its retries, x4 finished two hours ago.
+sql "INSERT INTO processing_jobs (job_type, target_id, status, completed_at, retry_count, max_retries, errors)
+     VALUES ('b_type', 'x1', 'failed', now(), 0, 3, '[{\"message\": \"m\", \"attempt\": 1, \"worker\": null, \"at\": \"2026-01-01T00:00:00Z\"}]'),
+            ('b_type', 'x1', 'failed', now(), 0, 3, '[]'),
+            ('b_type', 'x2', 'failed', now(), 0, 3, '[]'),
+            ('b_type', 'x2', 'pending', NULL, 0, 3, '[]'),
+            ('b_type', 'x3', 'failed', now(), 3, 3, '[]'),
+            ('b_type', 'x4', 'failed', now() - interval '2 hours', 0, 3, '[]'),
+            ('b_type', 'x5', 'failed', now(), 0, 3, '[]'),
+            ('b_other', 'x6', 'failed', now(), 0, 3, '[]')" >/dev/null
+sql "CREATE UNIQUE INDEX processing_jobs_one_active_idx ON processing_jobs (job_type, target_id) WHERE status IN ('pending', 'running')" >/dev/null
+run jobs retry --type b_type --since 3600 --batch 2
+expect_rc 0
+expect_quiet_stderr
+expect_out "^retried 2 of 5 failed jobs of type b_type \(3 batches\)$"
+expect_out "^skipped 1: retries used up \(--force retries them anyway\)$"
+expect_out "^skipped 2: another job of the same type and target is pending or running$"
+checks=$((checks + 1))
+[ "$(sql "SELECT string_agg(target_id || ':' || status, ',' ORDER BY id) FROM processing_jobs WHERE job_type = 'b_type'")" = \
+  "x1:failed,x1:pending,x2:failed,x2:pending,x3:failed,x4:failed,x5:pending" ] ||
+  fail "bulk retry changed the wrong jobs"
+run jobs retry --type b_type --force
+expect_rc 0
+expect_out "^retried 2 of 4 failed jobs of type b_type \(1 batch\)$"
+expect_out "^skipped 2: another job"
+checks=$((checks + 1))
+[ "$(sql "SELECT string_agg(target_id || ':' || status || ':' || jsonb_array_length(errors), ',' ORDER BY id) FROM processing_jobs WHERE job_type IN ('b_type', 'b_other')")" = \
+  "x1:failed:1,x1:pending:0,x2:failed:0,x2:pending:0,x3:pending:0,x4:pending:0,x5:pending:0,x6:failed:0" ] ||
+  fail "bulk retry --force changed the wrong jobs (or lost a history)"
+run jobs retry --type nothing_here
+expect_rc 0
+expect_out "^retried 0 of 0 failed jobs of type nothing_here \(0 batches\)$"
+sql "DROP INDEX processing_jobs_one_active_idx" >/dev/null
+
 # --- verdict -----------------------------------------------------------------
 
 if [ "$failures" -gt 0 ]; then

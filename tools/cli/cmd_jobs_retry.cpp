@@ -1,5 +1,6 @@
 // `soundhash-db jobs retry ID`: put a failed or cancelled job back in the
-// queue.
+// queue; `jobs retry --type T [--status S] [--since SECONDS]`: all of them,
+// in batches.
 
 #include <fmt/format.h>
 
@@ -19,7 +20,15 @@ namespace {
 
 constexpr OptionSpec kOptions[] = {
     {"--force", "", "", "retry even when retry_count >= max_retries"},
+    {"--type", "", "T", "without ID: retry every job of type T in status S"},
+    {"--status", "", "S", "with --type: failed (default) or cancelled"},
+    {"--since", "", "SECONDS",
+     "with --type: only jobs that finished in the last SECONDS"},
+    {"--batch", "", "N", "with --type: jobs per transaction (default 1000)"},
 };
+
+constexpr std::int64_t kMaxSinceSeconds = 3660LL * 24 * 3600;
+constexpr std::int64_t kMaxBatch = 1'000'000;
 
 // The check and the change are one statement, so a worker that picks the
 // job up (or another retry) between them cannot be overwritten.
@@ -67,7 +76,134 @@ Outcome retry(db::Database& database, std::int64_t id, bool force) {
   });
 }
 
+// One batch of a bulk retry: the next $5 jobs (by id, after $4) of type $2 in
+// status $1 that finished in the last $3 seconds (all if NULL), reset as
+// kRetrySql resets one. Skipped, and counted: jobs whose retries are used up
+// (unless $6, --force), and jobs whose (type, target) already has a pending
+// or running job, or a newer job redriven in this batch, so that a bulk
+// retry never makes a second active job of one key (the optional unique
+// index of docs/guide/migration.md would refuse the whole batch). SKIP
+// LOCKED: a job someone is changing right now is passed over. The row: the
+// last id read (NULL: none left), how many were read, retried, and skipped
+// for their retry budget.
+constexpr std::string_view kRetryBatchSql = R"sql(
+WITH batch AS (
+  SELECT q.id, q.job_type, q.target_id, q.retry_count, q.max_retries
+    FROM processing_jobs q
+   WHERE q.status = $1 AND q.job_type = $2
+     AND ($3::bigint IS NULL
+          OR q.completed_at >= now() - $3::bigint * interval '1 second')
+     AND q.id > $4
+   ORDER BY q.id
+   LIMIT $5
+     FOR UPDATE SKIP LOCKED),
+eligible AS (
+  SELECT DISTINCT ON (b.job_type, b.target_id) b.id
+    FROM batch b
+   WHERE ($6::boolean OR b.retry_count < b.max_retries)
+     AND NOT EXISTS (SELECT 1 FROM processing_jobs a
+                      WHERE a.job_type = b.job_type
+                        AND a.target_id = b.target_id
+                        AND a.status IN ('pending', 'running'))
+   ORDER BY b.job_type, b.target_id, b.id DESC),
+retried AS (
+  UPDATE processing_jobs j
+     SET status = 'pending', retry_count = j.retry_count + 1, progress = 0,
+         current_step = NULL, error_message = NULL, started_at = NULL,
+         completed_at = NULL, locked_by = NULL, heartbeat_at = NULL,
+         run_at = now()
+    FROM eligible e
+   WHERE j.id = e.id
+  RETURNING j.id)
+SELECT (SELECT max(id) FROM batch),
+       (SELECT count(*) FROM batch),
+       (SELECT count(*) FROM retried),
+       (SELECT count(*) FROM batch b
+         WHERE NOT ($6::boolean OR b.retry_count < b.max_retries))
+)sql";
+
+struct BulkCounts {
+  std::int64_t read = 0;
+  std::int64_t retried = 0;
+  std::int64_t used_up = 0;  // skipped: retries used up
+  std::int64_t batches = 0;
+};
+
+int run_bulk_retry(const Invocation& inv, const std::string& type) {
+  const std::string status = inv.args.value("--status").value_or("failed");
+  if (status != "failed" && status != "cancelled") {
+    throw UsageError(
+        fmt::format("--status: '{}' cannot be retried (failed or cancelled)",
+                    printable(status)));
+  }
+  std::optional<std::int64_t> since;
+  if (auto v = inv.args.value("--since")) {
+    since = parse_integer(*v, "--since", 1, kMaxSinceSeconds);
+  }
+  std::int64_t batch = 1000;
+  if (auto v = inv.args.value("--batch")) {
+    batch = parse_integer(*v, "--batch", 1, kMaxBatch);
+  }
+  const bool force = inv.args.flag("--force");
+
+  db::Database database{inv.context.effective};
+  BulkCounts n;
+  std::int64_t after = 0;
+  needing_schema([&] {
+    for (int refusals = 0;;) {
+      std::optional<db::Row> row;
+      try {
+        // Each batch commits on its own: an interrupted run keeps what it
+        // did, and no transaction holds more than `batch` rows.
+        row = database.transact([&](db::Session& s) {
+          return s
+              .execute(kRetryBatchSql, status, type, since, after, batch, force)
+              .one();
+        });
+      } catch (const db::IntegrityError&) {
+        // A creator made an active job of a key in this batch after the
+        // batch looked (the unique index refused it): the next try sees it
+        // and skips that key.
+        if (++refusals >= 3) throw;
+        continue;
+      }
+      if ((*row)[0].is_null()) break;
+      refusals = 0;
+      after = (*row)[0].as<std::int64_t>();
+      n.read += (*row)[1].as<std::int64_t>();
+      n.retried += (*row)[2].as<std::int64_t>();
+      n.used_up += (*row)[3].as<std::int64_t>();
+      ++n.batches;
+    }
+  });
+  fmt::print("retried {} of {} {} job{} of type {} ({} batch{})\n", n.retried,
+             n.read, status, n.read == 1 ? "" : "s", printable(type), n.batches,
+             n.batches == 1 ? "" : "es");
+  if (n.used_up > 0) {
+    fmt::print("skipped {}: retries used up (--force retries them anyway)\n",
+               n.used_up);
+  }
+  if (const auto active = n.read - n.retried - n.used_up; active > 0) {
+    fmt::print(
+        "skipped {}: another job of the same type and target is pending or "
+        "running\n",
+        active);
+  }
+  return kExitOk;
+}
+
 int run_jobs_retry(const Invocation& inv) {
+  const auto type = inv.args.value("--type");
+  if (inv.args.positionals.empty()) {
+    if (!type) throw UsageError("missing ID (or --type T to retry in bulk)");
+    return run_bulk_retry(inv, *type);
+  }
+  for (auto bulk_only : {"--type", "--status", "--since", "--batch"}) {
+    if (inv.args.value(bulk_only)) {
+      throw UsageError(fmt::format(
+          "{} retries in bulk: give it or ID, not both", bulk_only));
+    }
+  }
   const std::int64_t id =
       parse_integer(inv.args.positionals[0], "ID", 1,
                     std::numeric_limits<std::int64_t>::max());
@@ -102,8 +238,10 @@ int run_jobs_retry(const Invocation& inv) {
 const Command& jobs_retry_command() {
   static const Command kCommand{
       .name = "jobs retry",
-      .synopsis = "ID [--force]",
-      .summary = "move a failed or cancelled job back to pending",
+      .synopsis =
+          "ID [--force] | --type T [--status S] [--since SECONDS] [--batch N] "
+          "[--force]",
+      .summary = "move failed or cancelled jobs back to pending",
       .description =
           "Moves job ID from failed (or cancelled) back to pending: adds one\n"
           "to retry_count, sets progress to 0, clears error_message,\n"
@@ -112,9 +250,17 @@ const Command& jobs_retry_command() {
           "and sets run_at to now, so a worker can claim it at once. Refuses\n"
           "(exit 1) if the job does not exist, is not failed or cancelled, or\n"
           "has used all its retries (retry_count >= max_retries) unless\n"
-          "--force is given.",
+          "--force is given.\n\n"
+          "With --type T instead of ID: does the same to every job of type T\n"
+          "in status S (failed unless --status cancelled), of those that\n"
+          "finished in the last SECONDS with --since, N per transaction, and\n"
+          "prints how many it retried and why it skipped the others: retries\n"
+          "used up (without --force), or another job of the same type and\n"
+          "target already pending or running (only the newest of one target\n"
+          "is retried), so that no target gets a second active job. The job's\n"
+          "error history is kept. Exit 0 also when nothing matched.",
       .options = kOptions,
-      .min_positionals = 1,
+      .min_positionals = 0,
       .max_positionals = 1,
       .run = run_jobs_retry,
   };

@@ -46,5 +46,7 @@ const Command& schedules_delete_command();
 const Command& limits_list_command();
 const Command& limits_set_command();
 const Command& limits_clear_command();
+const Command& jobs_cancel_command();
+const Command& jobs_show_command();
 
 }  // namespace soundhash::cli

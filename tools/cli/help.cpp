@@ -50,6 +50,8 @@ std::span<const Command* const> all_commands() {
       &jobs_retry_command(),
       &jobs_rescue_command(),
       &jobs_purge_command(),
+      &jobs_show_command(),
+      &jobs_cancel_command(),
       &doctor_command(),
       &match_command(),
       // periodic jobs

@@ -14,6 +14,7 @@
 #include "soundhash/db/copy_writer.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/errors.hpp"
+#include "soundhash/db/job_errors.hpp"
 #include "soundhash/db/job_listener.hpp"
 #include "soundhash/db/job_repository.hpp"
 #include "soundhash/db/listener.hpp"

@@ -7,6 +7,7 @@
 
 #include "sql/adopt.hpp"
 #include "sql/claims.hpp"
+#include "sql/control.hpp"
 #include "sql/jobs.hpp"
 #include "sql/limits.hpp"
 #include "sql/matches.hpp"
@@ -93,6 +94,10 @@ inline constexpr NamedStatement kCatalog[] = {
     {"adoption_dependents", kAdoptionDependents},
     {"duplicate_active_jobs", kDuplicateActiveJobs},
     {"cancel_older_duplicate_jobs", kCancelOlderDuplicateJobs},
+    // control.hpp
+    {"cancel_job", kCancelJob},
+    {"get_job", kGetJob},
+    {"get_job_errors", kGetJobErrors},
 };
 
 }  // namespace soundhash::db::detail::sql

@@ -53,7 +53,8 @@ WITH claimed AS (
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM claimed
 )sql";
 
@@ -66,7 +67,8 @@ WITH claimed AS (
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM claimed
 )sql";
 
@@ -88,7 +90,8 @@ WITH claimed AS (
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM claimed
  ORDER BY priority, run_at, id
 )sql";
@@ -103,7 +106,8 @@ WITH claimed AS (
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM claimed
  ORDER BY priority, run_at, id
 )sql";

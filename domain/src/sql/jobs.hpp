@@ -21,19 +21,21 @@ SELECT EXISTS (SELECT 1 FROM processing_jobs
                 WHERE job_type = $1 AND target_id = $2 AND status = ANY ($3))
 )sql";
 
-// The race-free mechanism is the server function (schema/0002 and 0003).
+// The race-free mechanism is the server function (schema/0002, 0003, 0009;
+// 0013 added $8, the timeout).
 // `created` comes first: the job's columns end the row, so a column a later
 // migration adds to processing_jobs cannot shift what the caller reads.
 inline constexpr std::string_view kCreateJobIfNotExists = R"sql(
 SELECT r.created, (r.job).*
-  FROM soundhash_create_job_if_not_exists($1, $2, $3, $4, $5, $6, $7) r
+  FROM soundhash_create_job_if_not_exists($1, $2, $3, $4, $5, $6, $7, $8) r
 )sql";
 
 // One type: that type's part of the pending index, read in claim order.
 inline constexpr std::string_view kGetPendingJobsOfType = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM processing_jobs q
  WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
    AND q.job_type = $1
@@ -62,7 +64,8 @@ WITH RECURSIVE t (pending_type) AS (
    WHERE t.pending_type IS NOT NULL)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM t
  CROSS JOIN LATERAL (
        SELECT *
@@ -79,7 +82,8 @@ SELECT id, job_type, status, target_id, parameters, progress, current_step,
 inline constexpr std::string_view kGetJobsByTarget = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM processing_jobs
  WHERE target_id = $1 AND ($2::text IS NULL OR job_type = $2)
  ORDER BY created_at DESC, id DESC
@@ -104,7 +108,8 @@ UPDATE processing_jobs
  WHERE id = $1
 RETURNING id, job_type, status, target_id, parameters, progress, current_step,
           created_at, started_at, completed_at, error_message, retry_count,
-          max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+          max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+          timeout_ms, errors
 )sql";
 
 // $1: a job type, or NULL for all.

@@ -14,39 +14,74 @@
 
 namespace soundhash::db::detail::sql {
 
-// $6: the delay in milliseconds.
+// $6: the delay in milliseconds, $7 the timeout (NULL: none).
 inline constexpr std::string_view kCreateJob = R"sql(
 INSERT INTO processing_jobs (job_type, target_id, parameters, priority,
-                             max_retries, run_at)
-VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond')
+                             max_retries, run_at, timeout_ms)
+VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond', $7)
 RETURNING id, job_type, status, target_id, parameters, progress, current_step,
           created_at, started_at, completed_at, error_message, retry_count,
-          max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+          max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+          timeout_ms, errors
 )sql";
 
 // One array per column. Identity values follow the insertion order, which
 // follows `ord`, so the ids come back in the order of the input.
 inline constexpr std::string_view kCreateJobsBatch = R"sql(
 INSERT INTO processing_jobs (job_type, target_id, parameters, priority,
-                             max_retries, run_at)
-SELECT t, g, p, pr::int, mr::int, now() + d * interval '1 millisecond'
+                             max_retries, run_at, timeout_ms)
+SELECT t, g, p, pr::int, mr::int, now() + d * interval '1 millisecond', tm
   FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-              $6::bigint[]) WITH ORDINALITY AS u (t, g, p, pr, mr, d, ord)
+              $6::bigint[], $7::bigint[])
+       WITH ORDINALITY AS u (t, g, p, pr, mr, d, tm, ord)
  ORDER BY ord
 RETURNING id
 )sql";
 
+// A job whose attempt ran past its timeout (NewJob::timeout) is not kept
+// alive: the heartbeat ends the attempt as a rescue does (back to pending at
+// once while retries remain, else failed) and records the timeout in its
+// error history. The two updates' conditions exclude each other, so one
+// statement changes the row at most once. The row ends with the number of
+// jobs timed out (0 or 1).
 inline constexpr std::string_view kHeartbeat = R"sql(
-WITH changed AS (
+WITH timed_out AS (
+  UPDATE processing_jobs j
+     SET status = CASE WHEN j.retry_count < j.max_retries
+                       THEN 'pending' ELSE 'failed' END,
+         retry_count = CASE WHEN j.retry_count < j.max_retries
+                            THEN j.retry_count + 1 ELSE j.retry_count END,
+         completed_at = CASE WHEN j.retry_count < j.max_retries
+                             THEN NULL ELSE now() END,
+         locked_by = CASE WHEN j.retry_count < j.max_retries
+                          THEN NULL ELSE j.locked_by END,
+         run_at = now(),
+         heartbeat_at = NULL,
+         error_message = 'timed out: the attempt ran longer than '
+                         || j.timeout_ms || ' ms',
+         errors = soundhash_push_job_error(
+                    j.errors, 'timed out: the attempt ran longer than '
+                              || j.timeout_ms || ' ms',
+                    j.attempts, j.locked_by, now())
+   WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2
+     AND j.timeout_ms IS NOT NULL
+     AND coalesce(j.started_at, j.created_at)
+         + j.timeout_ms * interval '1 millisecond' <= now()
+  RETURNING j.id),
+changed AS (
   UPDATE processing_jobs j
      SET heartbeat_at = now(),
          progress = coalesce($3, j.progress),
          current_step = coalesce($4, j.current_step)
    WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2
+     AND NOT (j.timeout_ms IS NOT NULL
+              AND coalesce(j.started_at, j.created_at)
+                  + j.timeout_ms * interval '1 millisecond' <= now())
   RETURNING j.id)
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $1),
-       c.id
+       c.id,
+       (SELECT count(*) FROM timed_out)
   FROM (VALUES (1)) one
   LEFT JOIN changed c ON true
 )sql";
@@ -80,8 +115,9 @@ SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
   LEFT JOIN changed c ON true
 )sql";
 
-// Back to pending with a backoff while retries remain, else failed. $4: the
-// delays in milliseconds by retries so far, the last one repeating.
+// Back to pending with a backoff while retries remain, else failed; the error
+// joins the job's history (schema/0013). $4: the delays in milliseconds by
+// retries so far, the last one repeating.
 inline constexpr std::string_view kFailJob = R"sql(
 WITH changed AS (
   UPDATE processing_jobs j
@@ -98,7 +134,9 @@ WITH changed AS (
          locked_by = CASE WHEN j.retry_count < j.max_retries
                           THEN NULL ELSE j.locked_by END,
          heartbeat_at = NULL,
-         error_message = $3
+         error_message = $3,
+         errors = soundhash_push_job_error(j.errors, $3, j.attempts,
+                                           j.locked_by, now())
    WHERE j.id = $1 AND j.status = 'running' AND j.locked_by = $2
   RETURNING j.*)
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
@@ -135,13 +173,20 @@ rescued AS (
                           THEN NULL ELSE j.locked_by END,
          error_message = 'rescued: no heartbeat from worker '
                          || coalesce(j.locked_by, '(unknown)') || ' since '
-                         || coalesce(j.heartbeat_at, j.started_at, j.created_at)
+                         || coalesce(j.heartbeat_at, j.started_at, j.created_at),
+         errors = soundhash_push_job_error(
+                    j.errors,
+                    'rescued: no heartbeat from worker '
+                    || coalesce(j.locked_by, '(unknown)') || ' since '
+                    || coalesce(j.heartbeat_at, j.started_at, j.created_at),
+                    j.attempts, j.locked_by, now())
     FROM stale
    WHERE j.id = stale.id
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
-       max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+       max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+       timeout_ms, errors
   FROM rescued
  ORDER BY id
 )sql";

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "soundhash/db/job_errors.hpp"
 #include "soundhash/db/models.hpp"
 #include "soundhash/db/schedule.hpp"
 #include "soundhash/db/session.hpp"
@@ -27,7 +28,9 @@
 namespace soundhash::db {
 
 /// How long a failed job waits before its next attempt: `initial` times
-/// `multiplier` to the power of the retries so far, at most `max`.
+/// `multiplier` to the power of the retries so far, at most `max`; with
+/// `jitter`, a random part of that wait is taken off, so that jobs that
+/// failed together (a downstream outage) do not come back together.
 struct JobBackoff {
   /// The wait after the first failure.
   std::chrono::milliseconds initial{std::chrono::seconds{10}};
@@ -35,8 +38,17 @@ struct JobBackoff {
   std::chrono::milliseconds max{std::chrono::hours{1}};
   /// Growth per retry (>= 1).
   double multiplier = 2.0;
-  /// The wait after the failure that follows `retries` earlier retries.
+  /// How much of each wait is random, in [0, 1]: a wait d becomes uniform
+  /// in [d * (1 - jitter), d]. 1 is "full jitter" (uniform in [0, d]); 0
+  /// keeps waits exact. Worker uses 1 by default (WorkerOptions::backoff).
+  double jitter = 0.0;
+  /// The wait after the failure that follows `retries` earlier retries,
+  /// without jitter: the longest the jittered wait can be.
   [[nodiscard]] std::chrono::milliseconds delay(int retries) const;
+  /// The jittered wait: delay(retries) less `unit_random` (in [0, 1)) times
+  /// its random part. fail_job draws `unit_random` afresh for every call.
+  [[nodiscard]] std::chrono::milliseconds delay(int retries,
+                                                double unit_random) const;
 };
 
 /// Processing jobs (table `processing_jobs`), including race-free idempotent
@@ -136,7 +148,9 @@ class JobRepository {
   /// Records a failed attempt with `error`. While retries remain
   /// (retry_count < max_retries) the job goes back to pending with retry_count
   /// + 1 and run_at = now() + backoff.delay(retry_count); otherwise it ends
-  /// failed. Returns the job as it is now.
+  /// failed. The error joins the job's history (get_job_errors). A job
+  /// cancelled meanwhile (cancel_job) stays cancelled: this throws
+  /// JobNotOwned. Returns the job as it is now.
   ProcessingJob fail_job(std::int64_t job_id, std::string_view worker_id,
                          std::string_view error,
                          const JobBackoff& backoff = {});
@@ -225,6 +239,24 @@ class JobRepository {
   bool clear_type_limit(std::string_view job_type);
   /// Every limit, by type, with how many of the type run now.
   std::vector<TypeLimit> list_type_limits();
+
+  // ---- Cancellation and error history (docs/guide/queue.md) ----------
+
+  /// Cancels job `id`. A pending job ends `cancelled` at once. A running job
+  /// ends `cancelled` too (completed_at now, locked_by kept): no worker can
+  /// complete, fail or retry it any more, and its worker learns of it at its
+  /// next heartbeat (JobNotOwned; a Worker handler's JobContext::cancelled()
+  /// turns true), so its handler may still run until then. Returns the job as
+  /// it is now. Throws JobNotFound if no job has `id`, JobAlreadyFinished if
+  /// it was completed, failed or cancelled already; either way nothing
+  /// changes. One statement.
+  ProcessingJob cancel_job(std::int64_t id);
+  /// The job with `id`; nullopt if there is none.
+  std::optional<ProcessingJob> get_job(std::int64_t id);
+  /// The failed attempts of job `id` that its history keeps (the last 20),
+  /// oldest first: from fail_job, timeouts and rescue_stale_jobs. Throws
+  /// JobNotFound if no job has `id`.
+  std::vector<JobAttemptError> get_job_errors(std::int64_t id);
 
   /// Jobs for `target_id`, newest first, of `job_type` if given.
   std::vector<ProcessingJob> get_jobs_by_target(

@@ -254,6 +254,12 @@ struct ProcessingJob {
   std::optional<std::string> locked_by;
   /// The running job's last sign of life (claim or heartbeat).
   std::optional<Timestamp> heartbeat_at;
+  /// How long one attempt may run, in milliseconds (NewJob::timeout);
+  /// nullopt: no limit.
+  std::optional<std::int64_t> timeout_ms;
+  /// The last 20 failed attempts as JSON text (a jsonb array, oldest
+  /// first); JobRepository::get_job_errors reads them as JobAttemptErrors.
+  std::string errors = "[]";
 };
 
 /// A job to create (input of JobRepository::create_job / create_jobs_batch).
@@ -269,6 +275,10 @@ struct NewJob {
   std::int32_t max_retries = 3;
   /// Not claimed before now() + delay (server clock), >= 0.
   std::chrono::milliseconds delay{0};
+  /// How long one attempt may run (> 0); nullopt: no limit. An attempt that
+  /// runs longer fails with a timeout error at its next heartbeat, through
+  /// the retry budget (docs/guide/queue.md, "Timeouts").
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 /// Channel's columns, in table order.
@@ -373,7 +383,9 @@ struct row_traits<ProcessingJob> {
                  column("run_at", &ProcessingJob::run_at),
                  column("attempts", &ProcessingJob::attempts),
                  column("locked_by", &ProcessingJob::locked_by),
-                 column("heartbeat_at", &ProcessingJob::heartbeat_at)};
+                 column("heartbeat_at", &ProcessingJob::heartbeat_at),
+                 column("timeout_ms", &ProcessingJob::timeout_ms),
+                 column("errors", &ProcessingJob::errors)};
 };
 
 // --- clip identification (VideoRepository::find_matches) -------------------
@@ -417,6 +429,31 @@ struct row_traits<MatchCandidate> {
                  column("hashes_in_video", &MatchCandidate::hashes_in_video),
                  column("clip_offset", &MatchCandidate::offset),
                  column("score", &MatchCandidate::score)};
+};
+
+/// One failed attempt of a job, as its error history keeps it
+/// (JobRepository::get_job_errors; the last 20 per job).
+struct JobAttemptError {
+  /// Which attempt failed (ProcessingJob::attempts at the time).
+  std::int32_t attempt = 0;
+  /// The error: what the handler threw, or why the queue ended the attempt
+  /// (a timeout, a rescue after missed heartbeats).
+  std::string message;
+  /// The worker that ran the attempt, if known.
+  std::optional<std::string> worker;
+  /// When the attempt failed (server clock).
+  Timestamp at{};
+};
+
+/// JobAttemptError's columns, as get_job_errors reads them.
+template <>
+struct row_traits<JobAttemptError> {
+  /// {column, member} pairs.
+  static constexpr auto columns =
+      std::tuple{column("attempt", &JobAttemptError::attempt),
+                 column("message", &JobAttemptError::message),
+                 column("worker", &JobAttemptError::worker),
+                 column("at", &JobAttemptError::at)};
 };
 
 }  // namespace soundhash::db

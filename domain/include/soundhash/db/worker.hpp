@@ -51,8 +51,9 @@ struct WorkerOptions {
   std::chrono::milliseconds schedules_every{std::chrono::seconds{1}};
   /// How long stop() lets running handlers finish (>= 0).
   std::chrono::milliseconds stop_deadline{std::chrono::seconds{30}};
-  /// The wait before a failed job's next attempt.
-  JobBackoff backoff{};
+  /// The wait before a failed job's next attempt; fully jittered by default,
+  /// so that a burst of failures does not come back as a burst.
+  JobBackoff backoff{.jitter = 1.0};
   /// run() returns once no job of the handled types is pending (due or not)
   /// or running anywhere, instead of waiting for request_stop().
   bool until_idle = false;
@@ -83,9 +84,9 @@ class JobContext {
   /// The Worker's database, for the handler's own units.
   [[nodiscard]] Database& database() const noexcept { return database_; }
   /// True once the handler should give up: the job was taken from this
-  /// worker (cancelled or rescued, learnt at a heartbeat), or the worker's
-  /// stop deadline passed. Whatever the handler then does, the job is not
-  /// completed by it.
+  /// worker (cancel_job, NewJob::timeout, or a rescue; learnt at a
+  /// heartbeat), or the worker's stop deadline passed. Whatever the handler
+  /// then does, the job is not completed by it.
   [[nodiscard]] bool cancelled() const noexcept {
     return lost_.load() || deadline_passed_.load();
   }
