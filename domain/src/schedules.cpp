@@ -50,6 +50,11 @@ JobSchedule JobRepository::upsert_schedule(std::string_view name,
   constexpr std::string_view op = "upsert_schedule";
   require_name(op, name);
   detail::require_new_job(op, job);
+  if (job.timeout) {
+    // job_schedules has no column for it yet: refuse rather than drop it.
+    throw InvalidArgument(std::string(op) +
+                          ": a scheduled job cannot have a timeout yet");
+  }
   const auto schedule = Schedule::parse(expression);
   return session_.call(op, [&] {
     const auto before = session_.read(sql::kBeforeUpsertSchedule, name).one();

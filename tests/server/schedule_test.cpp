@@ -77,6 +77,10 @@ TEST_F(Schedules, BadInputIsRefusedAndChangesNothing) {
   bad.max_retries = -1;
   EXPECT_THROW(jobs.upsert_schedule("keep", "@daily", bad),
                db::InvalidArgument);
+  auto timed = job("a");
+  timed.timeout = std::chrono::minutes{5};  // not stored by schedules yet
+  EXPECT_THROW(jobs.upsert_schedule("keep", "@daily", timed),
+               db::InvalidArgument);
   EXPECT_THROW(jobs.delete_schedule(""), db::InvalidArgument);
   EXPECT_THROW(jobs.enqueue_due_schedules(0), db::InvalidArgument);
   EXPECT_EQ(side.value("SELECT s::text FROM job_schedules s"), before);

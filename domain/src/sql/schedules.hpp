@@ -78,7 +78,8 @@ SELECT job_type, target_id, parameters, priority, max_retries,
     ON CONFLICT DO NOTHING
 RETURNING id, job_type, status, target_id, parameters, progress, current_step,
           created_at, started_at, completed_at, error_message, retry_count,
-          max_retries, priority, run_at, attempts, locked_by, heartbeat_at
+          max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
+          timeout_ms, errors
 )sql";
 
 }  // namespace soundhash::db::detail::sql

@@ -202,7 +202,8 @@ class JobRepository {
   /// the job's delay.
   /// Replacing with the same expression keeps the next firing time; a new
   /// expression starts from now. Throws InvalidSchedule for a malformed
-  /// expression and InvalidArgument for a bad name or job, changing nothing.
+  /// expression and InvalidArgument for a bad name or job (a job with a
+  /// timeout too: schedules do not store one yet), changing nothing.
   /// Two statements (the server's clock, then the upsert).
   JobSchedule upsert_schedule(std::string_view name,
                               std::string_view expression, const NewJob& job);
