@@ -26,11 +26,12 @@
 // one type is gated on it (a one-time filter: the plan is the unlimited
 // one's), a batch keeps that many of the ids it locked (a slice of the
 // array, so that the locking walk keeps its plan), and the merge of several
-// types stays within each type's room. The unkept ids of a limited type stay locked until the
-// claim commits, harmlessly: every other claim of that type is waiting for
-// the limit row meanwhile. An unlimited type's claim locks nothing more. The one-job claims
-// spell out LIMIT 1: with a parameter there, the generic plan of the prepared
-// statement looks dear and the server re-plans it on every call.
+// types stays within each type's room. The unkept ids of a limited type stay
+// locked until the claim commits, harmlessly: every other claim of that type is
+// waiting for the limit row meanwhile. An unlimited type's claim locks nothing
+// more. The one-job claims spell out LIMIT 1: with a parameter there, the
+// generic plan of the prepared statement looks dear and the server re-plans it
+// on every call.
 
 #include <string_view>
 

@@ -58,8 +58,8 @@ SELECT name, expression, next_run_at, statement_timestamp()
 // concurrent caller that advanced it first makes the row fail this check
 // when it is re-read after that caller's commit, so each period's job is
 // created once. The job's run_at is its period's time (plus its delay), so
-// that it says which period it stands for. A job refused by a unique index (the optional one-active-job
-// index) is skipped: that period creates nothing.
+// that it says which period it stands for. A job refused by a unique index (the
+// optional one-active-job index) is skipped: that period creates nothing.
 inline constexpr std::string_view kEnqueueDueSchedules = R"sql(
 WITH due AS (
   UPDATE job_schedules s
