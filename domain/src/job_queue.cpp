@@ -78,6 +78,14 @@ double unit_random() {
   return std::uniform_real_distribution<double>{0.0, 1.0}(engine);
 }
 
+// The waits without jitter, by retries so far, for the statements that draw
+// the jitter per row (heartbeat timeouts, rescues).
+std::vector<std::int64_t> plain_delays(const JobBackoff& backoff) {
+  std::vector<std::int64_t> delays(kDelaySteps);
+  for (int k = 0; k < kDelaySteps; ++k) delays[k] = backoff.delay(k).count();
+  return delays;
+}
+
 [[noreturn]] void throw_not_owned(std::string_view op, std::int64_t job_id,
                                   std::string_view worker_id,
                                   const std::optional<std::string>& status,
@@ -207,14 +215,18 @@ std::vector<ProcessingJob> JobRepository::claim_jobs(
 
 void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
                               std::optional<double> progress,
-                              std::optional<std::string> current_step) {
+                              std::optional<std::string> current_step,
+                              const JobBackoff& backoff) {
   constexpr std::string_view op = "heartbeat";
   detail::require_key(op, "job_id", job_id);
   require_worker(op, worker_id);
   if (progress) detail::require_finite(op, "progress", *progress, 0, 100);
+  check_backoff(op, backoff);
+  const auto delays = plain_delays(backoff);
   session_.call(op, [&] {
     auto r = session_.execute_final(sql::kHeartbeat, job_id, worker_id,
-                                    progress, current_step);
+                                    progress, current_step, delays,
+                                    backoff.jitter);
     const auto row = r.one();
     if (row[3].as<std::int64_t>() > 0) {
       logger().warn("Job timed out: id={}, worker={}", job_id, worker_id);
@@ -335,15 +347,18 @@ ProcessingJob JobRepository::fail_job(std::int64_t job_id,
 }
 
 std::vector<ProcessingJob> JobRepository::rescue_stale_jobs(
-    std::chrono::milliseconds older_than) {
+    std::chrono::milliseconds older_than, const JobBackoff& backoff) {
   constexpr std::string_view op = "rescue_stale_jobs";
   if (older_than.count() <= 0) {
     throw InvalidArgument(std::string(op) + ": older_than must be > 0");
   }
+  check_backoff(op, backoff);
+  const auto delays = plain_delays(backoff);
   auto rescued = session_.call(op, [&] {
-    auto jobs =
-        session_.execute_final(sql::kRescueStaleJobs, older_than.count())
-            .as_vector<ProcessingJob>();
+    auto jobs = session_
+                    .execute_final(sql::kRescueStaleJobs, older_than.count(),
+                                   delays, backoff.jitter)
+                    .as_vector<ProcessingJob>();
     for (const auto& j : jobs) {
       logger().warn("Rescued stale job: id={}, type={}, target={}, now {}: {}",
                     j.id, j.job_type, j.target_id, j.status,

@@ -96,7 +96,8 @@ void Worker::Impl::send_heartbeats(JobRepository& jobs) {
   }
   for (auto& b : due) {
     try {
-      jobs.heartbeat(b.job_id, b.worker_id, b.progress, std::move(b.step));
+      jobs.heartbeat(b.job_id, b.worker_id, b.progress, std::move(b.step),
+                     options.backoff);
     } catch (const JobNotOwned&) {
       // Cancelled or rescued: the handler learns it from its context.
       const std::lock_guard lock(slots_mutex);
@@ -114,7 +115,9 @@ void Worker::Impl::rescue() {
              .as<bool>()) {
       return 0;
     }
-    return JobRepository{s}.rescue_stale_jobs(options.stale_after).size();
+    return JobRepository{s}
+        .rescue_stale_jobs(options.stale_after, options.backoff)
+        .size();
   });
   rescued += static_cast<std::int64_t>(n);
 }

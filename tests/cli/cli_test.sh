@@ -876,6 +876,19 @@ checks=$((checks + 1))
 run jobs retry --type nothing_here
 expect_rc 0
 expect_out "^retried 0 of 0 failed jobs of type nothing_here \(0 batches\)$"
+# One job whose key is active: the index refuses it, and the message names
+# the job that holds the key instead of the server's 23505 text.
+x1_failed=$(sql "SELECT id FROM processing_jobs WHERE target_id = 'x1' AND status = 'failed'")
+x1_active=$(sql "SELECT id FROM processing_jobs WHERE target_id = 'x1' AND status = 'pending'")
+run jobs retry "$x1_failed"
+expect_rc 1
+expect_one_error_line
+expect_err "job $x1_failed cannot be retried: job $x1_active \(b_type for x1\) is already pending, and the unique index processing_jobs_one_active_idx allows one pending or running job per type and target"
+expect_absent "23505"
+expect_absent "duplicate key"
+checks=$((checks + 1))
+[ "$(sql "SELECT status FROM processing_jobs WHERE id = $x1_failed")" = failed ] ||
+  fail "a refused retry changed job $x1_failed"
 sql "DROP INDEX processing_jobs_one_active_idx" >/dev/null
 
 # --- verdict -----------------------------------------------------------------

@@ -181,7 +181,7 @@ TEST_F(QueueFaults, JobOfAKilledWorkerIsRescuedAndCompletedByAnother) {
   db::JobRepository q{s};
   EXPECT_TRUE(q.rescue_stale_jobs(2s).empty()) << "rescued while fresh";
   std::this_thread::sleep_for(600ms);
-  const auto rescued = q.rescue_stale_jobs(500ms);
+  const auto rescued = q.rescue_stale_jobs(500ms, {0ms, 0ms, 1.0});
   ASSERT_EQ(rescued.size(), 1u);
   EXPECT_EQ(rescued[0].status, "pending");
 

@@ -112,10 +112,11 @@ TEST_F(JobControlTest, TimeoutsAreStoredByEveryWayOfCreating) {
 TEST_F(JobControlTest,
        AHeartbeatPastTheTimeoutFailsTheAttemptThroughTheRetryBudget) {
   const auto id = jobs.create_job(timed("slow", 300ms, 1)).id;
+  const db::JobBackoff at_once{0ms, 0ms, 1.0};
   ASSERT_TRUE(jobs.claim_next_job({"fp"}, "w1").has_value());
   jobs.heartbeat(id, "w1");  // within the timeout: kept alive
   std::this_thread::sleep_for(350ms);
-  EXPECT_THROW(jobs.heartbeat(id, "w1"), db::JobTimedOut);
+  EXPECT_THROW(jobs.heartbeat(id, "w1", {}, {}, at_once), db::JobTimedOut);
   EXPECT_EQ(side.value("SELECT status || ' ' || retry_count || ' ' || "
                        "(locked_by IS NULL) || ' ' || (run_at <= now()) || ' '"
                        " || error_message FROM processing_jobs WHERE id = " +
@@ -125,7 +126,7 @@ TEST_F(JobControlTest,
   // Its retry budget spent, the next timeout ends it failed.
   ASSERT_TRUE(jobs.claim_next_job({"fp"}, "w2").has_value());
   std::this_thread::sleep_for(350ms);
-  EXPECT_THROW(jobs.heartbeat(id, "w2", 10.0), db::JobTimedOut);
+  EXPECT_THROW(jobs.heartbeat(id, "w2", 10.0, {}, at_once), db::JobTimedOut);
   EXPECT_EQ(status(id), "failed");
   const auto errors = jobs.get_job_errors(id);
   ASSERT_EQ(errors.size(), 2u);
@@ -142,6 +143,34 @@ TEST_F(JobControlTest,
       " WHERE id = " +
       std::to_string(plain));
   EXPECT_NO_THROW(jobs.heartbeat(plain, "w3"));
+}
+
+// A job that times out every attempt must not loop hot: the timeout waits
+// out the backoff, as a handler's failure would.
+TEST_F(JobControlTest, ATimedOutAttemptWaitsOutTheBackoff) {
+  const auto id = jobs.create_job(timed("stuck", 100ms, 3)).id;
+  ASSERT_TRUE(jobs.claim_next_job({"fp"}, "w1").has_value());
+  std::this_thread::sleep_for(150ms);
+  EXPECT_THROW(jobs.heartbeat(id, "w1", {}, {}, {5s, 1h, 2.0}),
+               db::JobTimedOut);
+  EXPECT_EQ(side.value("SELECT status || ' ' || retry_count || ' ' || "
+                       "(run_at - now() BETWEEN interval '4.5 s' AND "
+                       "interval '5 s') FROM processing_jobs WHERE id = " +
+                       std::to_string(id)),
+            "pending 1 true");
+  EXPECT_FALSE(jobs.claim_next_job({"fp"}, "w2")) << "came back at once";
+  // The default is fail_job's, JobBackoff{}: 10 s doubling, so 20 s now.
+  side.exec("UPDATE processing_jobs SET run_at = now() WHERE id = " +
+            std::to_string(id));
+  ASSERT_TRUE(jobs.claim_next_job({"fp"}, "w2").has_value());
+  std::this_thread::sleep_for(150ms);
+  EXPECT_THROW(jobs.heartbeat(id, "w2"), db::JobTimedOut);
+  EXPECT_EQ(side.value("SELECT run_at - now() BETWEEN interval '19 s' AND "
+                       "interval '20 s' FROM processing_jobs WHERE id = " +
+                       std::to_string(id)),
+            "t");
+  EXPECT_THROW(jobs.heartbeat(id, "w2", {}, {}, {1s, 0s, 2.0}),
+               db::InvalidArgument);
 }
 
 TEST_F(JobControlTest, EachFailedAttemptJoinsABoundedHistory) {

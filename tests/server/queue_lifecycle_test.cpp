@@ -117,7 +117,8 @@ TEST_F(QueueTest, RescueRequeuesStaleJobsAndFailsExhaustedOnes) {
       "'10 minutes' WHERE locked_by = 'dead-worker'");
 
   sh_test::LogCapture log;
-  auto rescued = jobs.rescue_stale_jobs(1min);
+  const db::JobBackoff at_once{0ms, 0ms, 1.0};
+  auto rescued = jobs.rescue_stale_jobs(1min, at_once);
   ASSERT_EQ(rescued.size(), 2u);
   EXPECT_EQ(rescued[0].id, a);
   EXPECT_EQ(rescued[0].status, "pending");
@@ -139,6 +140,70 @@ TEST_F(QueueTest, RescueRequeuesStaleJobsAndFailsExhaustedOnes) {
   EXPECT_EQ(again->id, a);
   EXPECT_EQ(again->attempts, 2);
   jobs.complete_job(a, "live-worker");
+}
+
+// A job that kills its worker must not loop hot: the rescue counts a failed
+// attempt and the job waits out the backoff, as fail_job's would.
+TEST_F(QueueTest, ARescuedJobWaitsOutTheBackoff) {
+  const auto id = jobs.create_job(job("killer", 0, 0ms, 2)).id;
+  const db::JobBackoff backoff{2s, 1h, 10.0};
+  const auto die = [&] {
+    ASSERT_TRUE(jobs.claim_next_job({"fp"}, "dead"));
+    side.exec(
+        "UPDATE processing_jobs SET heartbeat_at = now() - interval "
+        "'10 minutes' WHERE id = " +
+        std::to_string(id));
+  };
+  die();
+  auto rescued = jobs.rescue_stale_jobs(1min, backoff);
+  ASSERT_EQ(rescued.size(), 1u);
+  EXPECT_EQ(rescued[0].status, "pending");
+  EXPECT_FALSE(jobs.claim_next_job({"fp"}, "next")) << "came back at once";
+  EXPECT_EQ(side.value("SELECT run_at - now() BETWEEN interval '1.5 s' AND "
+                       "interval '2 s' FROM processing_jobs WHERE id = " +
+                       std::to_string(id)),
+            "t");
+  // The second rescue waits initial * multiplier.
+  side.exec("UPDATE processing_jobs SET run_at = now() WHERE id = " +
+            std::to_string(id));
+  die();
+  rescued = jobs.rescue_stale_jobs(1min, backoff);
+  ASSERT_EQ(rescued.size(), 1u);
+  EXPECT_EQ(side.value("SELECT run_at - now() BETWEEN interval '19 s' AND "
+                       "interval '20 s' FROM processing_jobs WHERE id = " +
+                       std::to_string(id)),
+            "t");
+  // Retries spent: failed, however the backoff is set.
+  side.exec("UPDATE processing_jobs SET run_at = now() WHERE id = " +
+            std::to_string(id));
+  die();
+  rescued = jobs.rescue_stale_jobs(1min, backoff);
+  ASSERT_EQ(rescued.size(), 1u);
+  EXPECT_EQ(rescued[0].status, "failed");
+  EXPECT_EQ(jobs.get_job_errors(id).size(), 3u) << "each rescue is recorded";
+  EXPECT_THROW((void)jobs.rescue_stale_jobs(1min, {1s, 0s, 2.0}),
+               db::InvalidArgument);
+}
+
+// Full jitter is drawn per rescued job: the jobs of one dead worker do not
+// come back in the same instant.
+TEST_F(QueueTest, JobsRescuedTogetherComeBackSpreadOut) {
+  std::vector<db::NewJob> batch;
+  for (int i = 0; i < 20; ++i) batch.push_back(job("t" + std::to_string(i)));
+  (void)jobs.create_jobs_batch(batch);
+  ASSERT_EQ(jobs.claim_jobs({"fp"}, "dead", 20).size(), 20u);
+  side.exec(
+      "UPDATE processing_jobs SET heartbeat_at = now() - interval "
+      "'10 minutes'");
+  ASSERT_EQ(
+      jobs.rescue_stale_jobs(1min, {.initial = 1h, .max = 1h, .jitter = 1.0})
+          .size(),
+      20u);
+  EXPECT_GE(side.count("SELECT count(DISTINCT run_at) FROM processing_jobs"),
+            18);
+  EXPECT_EQ(side.count("SELECT count(*) FROM processing_jobs WHERE run_at < "
+                       "now() OR run_at > now() + interval '1 hour'"),
+            0);
 }
 
 TEST_F(QueueTest, BatchCompletionLeavesLostJobsAlone) {

@@ -38,7 +38,11 @@ int run_jobs_rescue(const Invocation& inv) {
   // (or other `jobs rescue`) rescuing at the same moment.
   const std::vector<db::ProcessingJob> rescued = needing_schema([&] {
     return database.transact([&](db::Session& s) {
-      return db::JobRepository{s}.rescue_stale_jobs(older_than);
+      // An operator acting: runnable at once, no backoff (a Worker's own
+      // rescues wait out its backoff).
+      return db::JobRepository{s}.rescue_stale_jobs(
+          older_than, db::JobBackoff{.initial = std::chrono::milliseconds{0},
+                                     .max = std::chrono::milliseconds{0}});
     });
   });
   if (rescued.empty()) {

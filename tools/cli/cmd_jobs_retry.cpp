@@ -49,6 +49,15 @@ constexpr std::string_view kWhyNotSql =
     "SELECT status, retry_count, max_retries FROM processing_jobs "
     "WHERE id = $1";
 
+// The active job of job $1's (type, target) other than $1, for the message
+// when a unique index over active jobs refuses the retry.
+constexpr std::string_view kActiveTwinSql =
+    "SELECT a.id, a.status, a.job_type, a.target_id "
+    "FROM processing_jobs j JOIN processing_jobs a "
+    "ON a.job_type = j.job_type AND a.target_id = j.target_id "
+    "WHERE j.id = $1 AND a.id <> $1 AND a.status IN ('pending', 'running') "
+    "ORDER BY a.id LIMIT 1";
+
 struct Outcome {
   bool retried = false;
   bool exists = false;
@@ -57,7 +66,27 @@ struct Outcome {
   int max_retries = 0;
 };
 
-Outcome retry(db::Database& database, std::int64_t id, bool force) {
+// A unique index over active jobs (docs/guide/migration.md, "Racing
+// creators") refused to make job `id` a second active job of its key: says
+// which job holds the key, instead of the server's 23505 text.
+[[noreturn]] void refuse_second_active(db::Database& database, std::int64_t id,
+                                       const db::IntegrityError& e) {
+  const auto twin = database.transact([&](db::Session& s) {
+    return s.read(kActiveTwinSql, id).first();
+  });
+  if (!twin) throw e;  // that job finished meanwhile: the server's own words
+  throw Failure(fmt::format(
+      "job {} cannot be retried: job {} ({} for {}) is already {}, and the "
+      "unique index {} allows one pending or running job per type and "
+      "target; retry it once that job has finished, or cancel that job first",
+      id, (*twin)[0].as<std::int64_t>(),
+      printable((*twin)[2].as<std::string>()),
+      printable((*twin)[3].as<std::string>()),
+      printable((*twin)[1].as<std::string>()),
+      e.constraint().empty() ? "over active jobs" : printable(e.constraint())));
+}
+
+Outcome retry_once(db::Database& database, std::int64_t id, bool force) {
   return database.transact([&](db::Session& s) {
     Outcome out;
     if (auto row = s.execute(kRetrySql, id, force).first()) {
@@ -74,6 +103,15 @@ Outcome retry(db::Database& database, std::int64_t id, bool force) {
     }
     return out;
   });
+}
+
+Outcome retry(db::Database& database, std::int64_t id, bool force) {
+  try {
+    return retry_once(database, id, force);
+  } catch (const db::IntegrityError& e) {
+    if (e.sqlstate() != "23505") throw;
+    refuse_second_active(database, id, e);
+  }
 }
 
 // One batch of a bulk retry: the next $5 jobs (by id, after $4) of type $2 in

@@ -39,9 +39,9 @@ RETURNING id
 )sql";
 
 // A job whose attempt ran past its timeout (NewJob::timeout) is not kept
-// alive: the heartbeat ends the attempt as a rescue does (back to pending at
-// once while retries remain, else failed) and records the timeout in its
-// error history. The two updates' conditions exclude each other, so one
+// alive: the heartbeat ends the attempt as fail_job does (back to pending
+// after the backoff while retries remain, else failed) and records the
+// timeout in its error history. $5, $6: the backoff as for kRescueStaleJobs. The two updates' conditions exclude each other, so one
 // statement changes the row at most once. The row ends with the number of
 // jobs timed out (0 or 1).
 inline constexpr std::string_view kHeartbeat = R"sql(
@@ -55,7 +55,11 @@ WITH timed_out AS (
                              THEN NULL ELSE now() END,
          locked_by = CASE WHEN j.retry_count < j.max_retries
                           THEN NULL ELSE j.locked_by END,
-         run_at = now(),
+         run_at = CASE WHEN j.retry_count < j.max_retries
+                       THEN now() + ($5::bigint[])[least(j.retry_count, 31) + 1]
+                                    * (1 - $6::float8 * random())
+                                    * interval '1 millisecond'
+                       ELSE now() END,
          heartbeat_at = NULL,
          error_message = 'timed out: the attempt ran longer than '
                          || j.timeout_ms || ' ms',
@@ -146,6 +150,10 @@ SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
   LEFT JOIN changed c ON true
 )sql";
 
+// A rescued job waits out the backoff as a failed one does (a job that kills
+// its worker must not loop hot). $2: the delays in milliseconds by retries so
+// far, without jitter; $3 the jitter: each row draws its own random(), so
+// jobs rescued together do not come back together.
 // SKIP LOCKED: a job another rescuer (or its worker) holds is skipped, and one
 // whose row changed since this statement's snapshot is re-checked against the
 // new version, so nothing is rescued twice. Comparing the time the stale-job
@@ -167,7 +175,11 @@ rescued AS (
                             THEN j.retry_count + 1 ELSE j.retry_count END,
          completed_at = CASE WHEN j.retry_count < j.max_retries
                              THEN NULL ELSE now() END,
-         run_at = now(),
+         run_at = CASE WHEN j.retry_count < j.max_retries
+                       THEN now() + ($2::bigint[])[least(j.retry_count, 31) + 1]
+                                    * (1 - $3::float8 * random())
+                                    * interval '1 millisecond'
+                       ELSE now() END,
          heartbeat_at = NULL,
          locked_by = CASE WHEN j.retry_count < j.max_retries
                           THEN NULL ELSE j.locked_by END,

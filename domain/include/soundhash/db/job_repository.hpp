@@ -127,10 +127,13 @@ class JobRepository {
       const std::vector<std::string>& job_types, std::string_view worker_id,
       int n);
   /// Records that `worker_id` is still working on `job_id` (and its progress
-  /// and step, when given), so rescue_stale_jobs leaves it alone.
+  /// and step, when given), so rescue_stale_jobs leaves it alone. If the
+  /// attempt ran past the job's timeout (NewJob::timeout), it ends instead as
+  /// fail_job would end it, with `backoff`, and this throws JobTimedOut.
   void heartbeat(std::int64_t job_id, std::string_view worker_id,
                  std::optional<double> progress = std::nullopt,
-                 std::optional<std::string> current_step = std::nullopt);
+                 std::optional<std::string> current_step = std::nullopt,
+                 const JobBackoff& backoff = {});
   /// Marks the job completed (progress 100, completed_at now). Calling it
   /// again for a job this worker already completed is a no-op, so it is safe
   /// to repeat after a CommitInDoubt.
@@ -155,12 +158,15 @@ class JobRepository {
                          std::string_view error,
                          const JobBackoff& backoff = {});
   /// Running jobs whose last heartbeat is older than `older_than` (their
-  /// worker died or hung) go back to pending at once, or end failed when
-  /// their retries are used up; the worker that lost them gets JobNotOwned
-  /// from its next call. Safe to run from many processes at once: each stale
-  /// job is rescued by exactly one caller. Returns the rescued jobs.
+  /// worker died or hung) count a failed attempt, as fail_job does: back to
+  /// pending after `backoff` (jitter drawn per job) while retries remain,
+  /// else failed, with the rescue in their error history. So a job that
+  /// kills its worker does not come straight back. The worker that lost them
+  /// gets JobNotOwned from its next call. Safe to run from many processes at
+  /// once: each stale job is rescued by exactly one caller. Returns the
+  /// rescued jobs.
   std::vector<ProcessingJob> rescue_stale_jobs(
-      std::chrono::milliseconds older_than);
+      std::chrono::milliseconds older_than, const JobBackoff& backoff = {});
   /// Hands claimed jobs back without running them (a worker shutting down
   /// with part of a claim_jobs batch left): each goes back to pending in its
   /// old place in the queue (run_at unchanged), unowned, with the claim's

@@ -51,8 +51,9 @@ struct WorkerOptions {
   std::chrono::milliseconds schedules_every{std::chrono::seconds{1}};
   /// How long stop() lets running handlers finish (>= 0).
   std::chrono::milliseconds stop_deadline{std::chrono::seconds{30}};
-  /// The wait before a failed job's next attempt; fully jittered by default,
-  /// so that a burst of failures does not come back as a burst.
+  /// The wait before a failed job's next attempt (a handler threw, the job
+  /// timed out, or its worker died and it was rescued); fully jittered by
+  /// default, so that a burst of failures does not come back as a burst.
   JobBackoff backoff{.jitter = 1.0};
   /// run() returns once no job of the handled types is pending (due or not)
   /// or running anywhere, instead of waiting for request_stop().
