@@ -28,6 +28,9 @@ JobSchedule read_schedule(const Row& row) {
   s.last_enqueued_at = row[9].as<std::optional<Timestamp>>();
   s.created_at = row[10].as<Timestamp>();
   s.updated_at = row[11].as<Timestamp>();
+  if (const auto ms = row[12].as<std::optional<std::int64_t>>()) {
+    s.job.timeout = std::chrono::milliseconds{*ms};
+  }
   return s;
 }
 
@@ -50,11 +53,6 @@ JobSchedule JobRepository::upsert_schedule(std::string_view name,
   constexpr std::string_view op = "upsert_schedule";
   require_name(op, name);
   detail::require_new_job(op, job);
-  if (job.timeout) {
-    // job_schedules has no column for it yet: refuse rather than drop it.
-    throw InvalidArgument(std::string(op) +
-                          ": a scheduled job cannot have a timeout yet");
-  }
   const auto schedule = Schedule::parse(expression);
   return session_.call(op, [&] {
     const auto before = session_.read(sql::kBeforeUpsertSchedule, name).one();
@@ -65,7 +63,10 @@ JobSchedule JobRepository::upsert_schedule(std::string_view name,
             .execute_final(sql::kUpsertSchedule, name, schedule.expression(),
                            job.job_type, job.target_id, job.parameters,
                            job.priority, job.max_retries, job.delay.count(),
-                           schedule.next_after(now))
+                           schedule.next_after(now),
+                           job.timeout ? std::optional<std::int64_t>(
+                                             job.timeout->count())
+                                       : std::nullopt)
             .one());
     logger().info("Schedule {} {}: \"{}\" creates {} for {}", saved.name,
                   !old                       ? "created"

@@ -708,17 +708,18 @@ checks=$((checks + 1))
 run schedules set nightly " 30  2 * * * " crawl all-channels --params '{"depth":1}' --priority 4
 expect_rc 0
 expect_out '^schedule nightly set: "30 2 \* \* \*", next run [0-9-]+T02:30:00Z$'
-run schedules set often "@every 30s" tick t1 --delay 5 --max-retries 0
+expect_usage_error schedules set often "@every 30s" tick t1 --timeout 0
+run schedules set often "@every 30s" tick t1 --delay 5 --max-retries 0 --timeout 90
 expect_rc 0
 run schedules list
 expect_rc 0
-expect_out '^name +schedule +type +target +next run \(UTC\) +last enqueued \(UTC\)$'
-expect_out '^nightly +30 2 \* \* \* +crawl +all-channels +[0-9-]+T02:30:00Z +-$'
-expect_out '^often +@every 30s +tick +t1 '
+expect_out '^name +schedule +type +target +next run \(UTC\) +last enqueued \(UTC\) +timeout$'
+expect_out '^nightly +30 2 \* \* \* +crawl +all-channels +[0-9-]+T02:30:00Z +- +-$'
+expect_out '^often +@every 30s +tick +t1 .* +1m30s$'
 checks=$((checks + 1))
 [ "$(sql "SELECT priority || ' ' || parameters FROM job_schedules WHERE name = 'nightly'")" = '4 {"depth":1}' ] || fail "set stored the wrong job"
 checks=$((checks + 1))
-[ "$(sql "SELECT delay_ms || ' ' || max_retries FROM job_schedules WHERE name = 'often'")" = '5000 0' ] || fail "set stored the wrong options"
+[ "$(sql "SELECT delay_ms || ' ' || max_retries || ' ' || timeout_ms FROM job_schedules WHERE name = 'often'")" = '5000 0 90000' ] || fail "set stored the wrong options"
 run schedules delete often
 expect_rc 0
 expect_out '^deleted schedule often$'

@@ -78,9 +78,11 @@ TEST_F(Schedules, BadInputIsRefusedAndChangesNothing) {
   EXPECT_THROW(jobs.upsert_schedule("keep", "@daily", bad),
                db::InvalidArgument);
   auto timed = job("a");
-  timed.timeout = std::chrono::minutes{5};  // not stored by schedules yet
+  timed.timeout = 0ms;
   EXPECT_THROW(jobs.upsert_schedule("keep", "@daily", timed),
                db::InvalidArgument);
+  EXPECT_THROW(side.exec("UPDATE job_schedules SET timeout_ms = 0"),
+               std::runtime_error);
   EXPECT_THROW(jobs.delete_schedule(""), db::InvalidArgument);
   EXPECT_THROW(jobs.enqueue_due_schedules(0), db::InvalidArgument);
   EXPECT_EQ(side.value("SELECT s::text FROM job_schedules s"), before);
@@ -90,6 +92,31 @@ TEST_F(Schedules, BadInputIsRefusedAndChangesNothing) {
   EXPECT_THROW(side.exec("UPDATE job_schedules SET next_run_at = "
                          "next_run_at + interval '1 second'"),
                std::runtime_error);
+}
+
+// A schedule keeps its job's timeout (schema 14), and every job it creates
+// has it; replacing the schedule without one clears it.
+TEST_F(Schedules, AScheduledJobKeepsItsTimeout) {
+  auto j = job_of("decode", "ch1");
+  j.timeout = 90s;
+  const auto saved = jobs.upsert_schedule("t", "@every 1m", j);
+  EXPECT_EQ(saved.job.timeout, std::chrono::milliseconds{90000});
+  ASSERT_EQ(jobs.list_schedules().size(), 1u);
+  EXPECT_EQ(jobs.list_schedules()[0].job.timeout,
+            std::chrono::milliseconds{90000});
+  make_due("t");
+  const auto made = jobs.enqueue_due_schedules();
+  ASSERT_EQ(made.size(), 1u);
+  EXPECT_EQ(made[0].timeout_ms, 90000);
+  EXPECT_EQ(side.value("SELECT timeout_ms FROM processing_jobs WHERE id = " +
+                       std::to_string(made[0].id)),
+            "90000");
+  j.timeout.reset();
+  EXPECT_FALSE(jobs.upsert_schedule("t", "@every 1m", j).job.timeout);
+  make_due("t", "1");
+  const auto plain = jobs.enqueue_due_schedules();
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_FALSE(plain[0].timeout_ms);
 }
 
 TEST_F(Schedules, DuePeriodCreatesOneJob) {

@@ -26,6 +26,8 @@ constexpr OptionSpec kSetOptions[] = {
      "each job runs SECONDS after its period's time (default 0)"},
     {"--max-retries", "", "N",
      "how often a failure sends a job back to pending (default 3)"},
+    {"--timeout", "", "SECONDS",
+     "each job's attempt fails after running SECONDS (default: no limit)"},
 };
 
 constexpr std::int64_t kMaxDelaySeconds = 366LL * 24 * 3600;
@@ -41,11 +43,14 @@ int run_schedules_list(const Invocation& inv) {
     return kExitOk;
   }
   Table t({"name", "schedule", "type", "target", "next run (UTC)",
-           "last enqueued (UTC)"});
+           "last enqueued (UTC)", "timeout"});
   for (const auto& s : all) {
     t.add_row({s.name, s.expression, s.job.job_type, s.job.target_id,
                iso8601_utc(s.next_run_at),
-               s.last_enqueued_at ? iso8601_utc(*s.last_enqueued_at) : "-"});
+               s.last_enqueued_at ? iso8601_utc(*s.last_enqueued_at) : "-",
+               s.job.timeout ? age(static_cast<double>(s.job.timeout->count()) /
+                                   1000.0)
+                             : "-"});
   }
   t.print(stdout);
   return kExitOk;
@@ -75,6 +80,10 @@ int run_schedules_set(const Invocation& inv) {
   if (auto v = inv.args.value("--delay")) {
     job.delay =
         std::chrono::seconds(parse_integer(*v, "--delay", 0, kMaxDelaySeconds));
+  }
+  if (auto v = inv.args.value("--timeout")) {
+    job.timeout = std::chrono::seconds(
+        parse_integer(*v, "--timeout", 1, kMaxDelaySeconds));
   }
   db::Database database{inv.context.effective};
   const auto saved = needing_schema([&] {
@@ -111,7 +120,8 @@ const Command& schedules_list_command() {
           "Prints every schedule by name: its expression, the job it creates\n"
           "(type, target), when it next creates one and when it last did "
           "(UTC),\n"
-          "or \"no schedules\". Exits 0.",
+          "and each job's timeout (\"-\": none), or \"no schedules\". Exits "
+          "0.",
       .options = {},
       .min_positionals = 0,
       .max_positionals = 0,
@@ -125,7 +135,7 @@ const Command& schedules_set_command() {
       .name = "schedules set",
       .synopsis =
           "NAME EXPRESSION TYPE TARGET [--params JSON] [--priority N] "
-          "[--delay SECONDS] [--max-retries N]",
+          "[--delay SECONDS] [--max-retries N] [--timeout SECONDS]",
       .summary = "create or replace a periodic job's schedule",
       .description =
           "Stores schedule NAME: each time EXPRESSION fires, a job of TYPE "
@@ -135,7 +145,9 @@ const Command& schedules_set_command() {
           "macro (@hourly, @daily, @weekly, @monthly, @yearly) or an interval\n"
           "(\"@every 30s\", \"@every 1h30m\"); quote it. Replacing a schedule\n"
           "with the same expression keeps its next run. A malformed\n"
-          "expression exits 2 and changes nothing. Prints the next run.",
+          "expression exits 2 and changes nothing. Prints the next run.\n"
+          "With --timeout, each job's attempt that runs longer than SECONDS\n"
+          "is failed by its heartbeat (through the retry budget).",
       .options = kSetOptions,
       .min_positionals = 4,
       .max_positionals = 4,

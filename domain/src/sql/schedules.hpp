@@ -14,22 +14,24 @@ SELECT statement_timestamp(), s.expression
 )sql";
 
 // $1 name, $2 expression, $3..$8 the job, $9 next_run_at computed from the
-// server's clock. An unchanged expression keeps its rhythm (next_run_at).
+// server's clock, $10 the job's timeout (schema/0014; NULL: none). An
+// unchanged expression keeps its rhythm (next_run_at).
 inline constexpr std::string_view kUpsertSchedule = R"sql(
 INSERT INTO job_schedules AS s (name, expression, job_type, target_id,
                                 parameters, priority, max_retries, delay_ms,
-                                next_run_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                next_run_at, timeout_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (name) DO UPDATE
    SET expression = EXCLUDED.expression, job_type = EXCLUDED.job_type,
        target_id = EXCLUDED.target_id, parameters = EXCLUDED.parameters,
        priority = EXCLUDED.priority, max_retries = EXCLUDED.max_retries,
-       delay_ms = EXCLUDED.delay_ms, updated_at = now(),
+       delay_ms = EXCLUDED.delay_ms, timeout_ms = EXCLUDED.timeout_ms,
+       updated_at = now(),
        next_run_at = CASE WHEN s.expression = EXCLUDED.expression
                           THEN s.next_run_at ELSE EXCLUDED.next_run_at END
 RETURNING name, expression, job_type, target_id, parameters, priority,
           max_retries, delay_ms, next_run_at, last_enqueued_at, created_at,
-          updated_at
+          updated_at, timeout_ms
 )sql";
 
 inline constexpr std::string_view kDeleteSchedule = R"sql(
@@ -39,7 +41,7 @@ DELETE FROM job_schedules WHERE name = $1 RETURNING name
 inline constexpr std::string_view kListSchedules = R"sql(
 SELECT name, expression, job_type, target_id, parameters, priority,
        max_retries, delay_ms, next_run_at, last_enqueued_at, created_at,
-       updated_at
+       updated_at, timeout_ms
   FROM job_schedules
  ORDER BY name
 )sql";
@@ -68,11 +70,11 @@ WITH due AS (
            AS u (name, was, next_run_at)
    WHERE s.name = u.name AND s.next_run_at = u.was
   RETURNING s.job_type, s.target_id, s.parameters, s.priority, s.max_retries,
-            s.delay_ms, s.name, u.was)
+            s.delay_ms, s.timeout_ms, s.name, u.was)
 INSERT INTO processing_jobs (job_type, target_id, parameters, priority,
-                             max_retries, run_at)
+                             max_retries, run_at, timeout_ms)
 SELECT job_type, target_id, parameters, priority, max_retries,
-       was + delay_ms * interval '1 millisecond'
+       was + delay_ms * interval '1 millisecond', timeout_ms
   FROM due
  ORDER BY name
     ON CONFLICT DO NOTHING

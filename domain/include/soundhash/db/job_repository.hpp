@@ -208,8 +208,9 @@ class JobRepository {
   /// the job's delay.
   /// Replacing with the same expression keeps the next firing time; a new
   /// expression starts from now. Throws InvalidSchedule for a malformed
-  /// expression and InvalidArgument for a bad name or job (a job with a
-  /// timeout too: schedules do not store one yet), changing nothing.
+  /// expression and InvalidArgument for a bad name or job, changing
+  /// nothing. The job's timeout (NewJob::timeout) is stored too (schema
+  /// version 14) and given to every job the schedule creates.
   /// Two statements (the server's clock, then the upsert).
   JobSchedule upsert_schedule(std::string_view name,
                               std::string_view expression, const NewJob& job);
