@@ -22,6 +22,10 @@
 //                   (set_type_limit): a limit that never binds, so the run
 //                   measures what a limited type's claim costs (its limit
 //                   row locked, the running jobs counted)
+//   drain-keyed     as drain, each job with one of 64 concurrency keys and
+//                   the type limited to W running per key (set_key_limit):
+//                   a limit that never binds, so the run measures what a
+//                   key-limited type's claim costs
 //   drain-worker    as drain, through db::Worker: W threads, a no-op handler,
 //                   until_idle (its timer heartbeats and rescues as usual)
 //   drain-bare      not the library: the issue's "bare one-statement-per-job
@@ -102,7 +106,8 @@ long drain(db::Database& d, const std::string& mode, int w) {
   db::JobRepository q{s};
   const std::string me = "bench:" + std::to_string(w);
   long done = 0;
-  if (mode == "drain" || mode == "drain-async" || mode == "drain-limited") {
+  if (mode == "drain" || mode == "drain-async" || mode == "drain-limited" ||
+      mode == "drain-keyed") {
     for (auto j = q.claim_next_job(kTypes, me); j;
          j = q.complete_job_and_claim_next(j->id, me, kTypes)) {
       ++done;
@@ -195,14 +200,23 @@ int main(int argc, char** argv) try {
     auto s = d.autocommit_session();
     s.execute("TRUNCATE processing_jobs, soundhash_job_creation_locks");
     s.execute("DELETE FROM job_type_limits");
+    s.execute("DELETE FROM job_key_limits");
   }
   auto jobs = make_jobs(o.jobs);
+  if (o.mode == "drain-keyed") {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      jobs[i].concurrency_key = "k" + std::to_string(i % 64);
+    }
+  }
   const bool draining = o.mode.starts_with("drain");
   if (draining) {
     auto s = d.autocommit_session();
     db::JobRepository{s}.create_jobs_batch(jobs);
     if (o.mode == "drain-limited") {
       db::JobRepository{s}.set_type_limit("bench", o.workers);
+    }
+    if (o.mode == "drain-keyed") {
+      db::JobRepository{s}.set_key_limit("bench", o.workers);
     }
   }
 

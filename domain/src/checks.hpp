@@ -84,6 +84,14 @@ inline void require_new_job(std::string_view op, const NewJob& j) {
     throw InvalidArgument(std::string(op) + ": timeout must be > 0, got " +
                           std::to_string(j.timeout->count()) + " ms");
   }
+  if (j.concurrency_key) {
+    require_id(op, "concurrency_key", *j.concurrency_key);
+    require_text(op, "concurrency_key", *j.concurrency_key);
+    if (j.concurrency_key->size() > 255) {
+      throw InvalidArgument(std::string(op) +
+                            ": concurrency_key must be at most 255 bytes");
+    }
+  }
 }
 
 }  // namespace soundhash::db::detail

@@ -140,7 +140,8 @@ ProcessingJob JobRepository::create_job(const NewJob& job) {
         session_
             .execute_final(sql::kCreateJob, job.job_type, job.target_id,
                            job.parameters, job.priority, job.max_retries,
-                           job.delay.count(), timeout_ms(job))
+                           job.delay.count(), timeout_ms(job),
+                           job.concurrency_key)
             .one()
             .as<ProcessingJob>();
     logger().info("Created new processing job: type={}, target={}, id={}",
@@ -155,11 +156,12 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
   for (const auto& j : jobs) detail::require_new_job(op, j);
   if (jobs.empty()) return {};
   std::vector<std::string> types, targets;
-  std::vector<std::optional<std::string>> params;
+  std::vector<std::optional<std::string>> params, keys;
   std::vector<std::int64_t> priorities, max_retries, delays;
   std::vector<std::optional<std::int64_t>> timeouts;
   for (auto* v : {&types, &targets}) v->reserve(jobs.size());
   params.reserve(jobs.size());
+  keys.reserve(jobs.size());
   timeouts.reserve(jobs.size());
   for (auto* v : {&priorities, &max_retries, &delays}) v->reserve(jobs.size());
   for (const auto& j : jobs) {
@@ -170,11 +172,12 @@ std::vector<std::int64_t> JobRepository::create_jobs_batch(
     max_retries.push_back(j.max_retries);
     delays.push_back(j.delay.count());
     timeouts.push_back(timeout_ms(j));
+    keys.push_back(j.concurrency_key);
   }
   return session_.call(op, [&] {
     auto r =
         session_.execute_final(sql::kCreateJobsBatch, types, targets, params,
-                               priorities, max_retries, delays, timeouts);
+                               priorities, max_retries, delays, timeouts, keys);
     auto ids = ids_of(r);
     std::sort(ids.begin(), ids.end());
     logger().info("Created {} processing jobs", ids.size());
@@ -224,9 +227,9 @@ void JobRepository::heartbeat(std::int64_t job_id, std::string_view worker_id,
   check_backoff(op, backoff);
   const auto delays = plain_delays(backoff);
   session_.call(op, [&] {
-    auto r = session_.execute_final(sql::kHeartbeat, job_id, worker_id,
-                                    progress, current_step, delays,
-                                    backoff.jitter);
+    auto r =
+        session_.execute_final(sql::kHeartbeat, job_id, worker_id, progress,
+                               current_step, delays, backoff.jitter);
     const auto row = r.one();
     if (row[3].as<std::int64_t>() > 0) {
       logger().warn("Job timed out: id={}, worker={}", job_id, worker_id);

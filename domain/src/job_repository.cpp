@@ -45,30 +45,28 @@ bool JobRepository::job_exists(std::string_view job_type,
 namespace {
 
 std::pair<ProcessingJob, bool> create_if_absent(
-    Session& session, std::string_view job_type, std::string_view target_id,
-    const std::optional<std::string>& parameters, std::int32_t priority,
-    std::int32_t max_retries, std::chrono::milliseconds delay,
-    std::optional<std::chrono::milliseconds> timeout,
+    Session& session, const NewJob& job,
     const std::vector<std::string>& check_statuses) {
   std::optional<std::int64_t> timeout_ms;
-  if (timeout) timeout_ms = timeout->count();
+  if (job.timeout) timeout_ms = job.timeout->count();
   return session.call("create_job_if_not_exists", [&] {
     // A job already there is found without writing: then, leading a READ
     // COMMITTED unit, the call costs one round trip and leaves nothing open.
     auto row = session
-                   .ensure(sql::kCreateJobIfNotExists, job_type, target_id,
-                           parameters, check_statuses, priority, max_retries,
-                           delay.count(), timeout_ms)
+                   .ensure(sql::kCreateJobIfNotExists, job.job_type,
+                           job.target_id, job.parameters, check_statuses,
+                           job.priority, job.max_retries, job.delay.count(),
+                           timeout_ms, job.concurrency_key)
                    .one();
     std::pair<ProcessingJob, bool> out{row.as<ProcessingJob>(1),
                                        row[0].as<bool>()};
-    const auto& job = out.first;
+    const auto& found = out.first;
     if (out.second) {
       logger().info("Created new processing job: type={}, target={}, id={}",
-                    job.job_type, job.target_id, job.id);
+                    found.job_type, found.target_id, found.id);
     } else {
       logger().debug("Job already exists: type={}, target={}, status={}",
-                     job.job_type, job.target_id, job.status);
+                     found.job_type, found.target_id, found.status);
     }
     return out;
   });
@@ -84,10 +82,11 @@ std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
   detail::require_id(op, "job_type", job_type);
   detail::require_id(op, "target_id", target_id);
   detail::require_statuses(op, check_statuses);
-  const NewJob defaults;
-  return create_if_absent(session_, job_type, target_id, parameters,
-                          defaults.priority, defaults.max_retries,
-                          defaults.delay, defaults.timeout, check_statuses);
+  NewJob job;
+  job.job_type = job_type;
+  job.target_id = target_id;
+  job.parameters = std::move(parameters);
+  return create_if_absent(session_, job, check_statuses);
 }
 
 std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
@@ -95,9 +94,7 @@ std::pair<ProcessingJob, bool> JobRepository::create_job_if_not_exists(
   constexpr std::string_view op = "create_job_if_not_exists";
   detail::require_new_job(op, job);
   detail::require_statuses(op, check_statuses);
-  return create_if_absent(session_, job.job_type, job.target_id, job.parameters,
-                          job.priority, job.max_retries, job.delay, job.timeout,
-                          check_statuses);
+  return create_if_absent(session_, job, check_statuses);
 }
 
 std::vector<ProcessingJob> JobRepository::get_pending_jobs(

@@ -31,6 +31,7 @@ JobSchedule read_schedule(const Row& row) {
   if (const auto ms = row[12].as<std::optional<std::int64_t>>()) {
     s.job.timeout = std::chrono::milliseconds{*ms};
   }
+  s.job.concurrency_key = row[13].as<std::optional<std::string>>();
   return s;
 }
 
@@ -60,13 +61,13 @@ JobSchedule JobRepository::upsert_schedule(std::string_view name,
     const auto old = before[1].as<std::optional<std::string>>();
     auto saved = read_schedule(
         session_
-            .execute_final(sql::kUpsertSchedule, name, schedule.expression(),
-                           job.job_type, job.target_id, job.parameters,
-                           job.priority, job.max_retries, job.delay.count(),
-                           schedule.next_after(now),
-                           job.timeout ? std::optional<std::int64_t>(
-                                             job.timeout->count())
-                                       : std::nullopt)
+            .execute_final(
+                sql::kUpsertSchedule, name, schedule.expression(), job.job_type,
+                job.target_id, job.parameters, job.priority, job.max_retries,
+                job.delay.count(), schedule.next_after(now),
+                job.timeout ? std::optional<std::int64_t>(job.timeout->count())
+                            : std::nullopt,
+                job.concurrency_key)
             .one());
     logger().info("Schedule {} {}: \"{}\" creates {} for {}", saved.name,
                   !old                       ? "created"

@@ -70,4 +70,49 @@ std::vector<TypeLimit> JobRepository::list_type_limits() {
   });
 }
 
+void JobRepository::set_key_limit(std::string_view job_type,
+                                  std::int32_t max_running_per_key,
+                                  bool allow_unknown_type) {
+  constexpr std::string_view op = "set_key_limit";
+  require_type(op, job_type);
+  if (max_running_per_key < 1) {
+    throw InvalidArgument(std::string(op) +
+                          ": max_running_per_key must be >= 1, got " +
+                          std::to_string(max_running_per_key));
+  }
+  session_.call(op, [&] {
+    if (session_
+            .execute_final(sql::kSetKeyLimit, job_type, max_running_per_key,
+                           allow_unknown_type)
+            .empty()) {
+      throw UnknownJobType(
+          std::string(op) + ": unknown job type \"" + std::string(job_type) +
+              "\" (no job, schedule or limit has it; pass allow_unknown_type "
+              "to limit it before its first job); nothing was changed",
+          std::string(job_type));
+    }
+    logger().info("Job type {} limited to {} running per key", job_type,
+                  max_running_per_key);
+  });
+}
+
+bool JobRepository::clear_key_limit(std::string_view job_type) {
+  constexpr std::string_view op = "clear_key_limit";
+  require_type(op, job_type);
+  return session_.call(op, [&] {
+    return !session_.execute_final(sql::kClearKeyLimit, job_type).empty();
+  });
+}
+
+std::vector<KeyLimit> JobRepository::list_key_limits() {
+  return session_.call("list_key_limits", [&] {
+    std::vector<KeyLimit> out;
+    for (const auto& row : session_.read(sql::kListKeyLimits)) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::int32_t>(),
+                     row[2].as<std::int64_t>(), row[3].as<std::int64_t>()});
+    }
+    return out;
+  });
+}
+
 }  // namespace soundhash::db

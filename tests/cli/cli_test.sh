@@ -767,6 +767,31 @@ expect_one_error_line
 expect_err 'brand_new has no limit'
 run limits clear video_process
 expect_rc 0
+# Per key: at most N running jobs of a type with one concurrency key.
+expect_usage_error limits set video_process --per-key 0
+expect_usage_error limits set video_process 2 --per-key 1
+expect_usage_error limits set vidoe_process --per-key 2
+expect_err 'unknown job type "vidoe_process"'
+run limits set video_process --per-key 2
+expect_rc 0
+expect_out '^video_process limited to 2 running per key$'
+sql "INSERT INTO processing_jobs (job_type, target_id, status, started_at,
+       concurrency_key) VALUES ('video_process', 'k1', 'running', now(), 'ch1'),
+       ('video_process', 'k2', 'running', now(), 'ch1'),
+       ('video_process', 'k3', 'running', now(), 'ch2')" >/dev/null
+run limits list
+expect_rc 0
+expect_out '^type +max running per key +running with a key +busiest key$'
+expect_out '^video_process +2 +3 +2$'
+run limits clear video_process --per-key
+expect_rc 0
+expect_out '^video_process unlimited per key$'
+run limits clear video_process --per-key
+expect_rc 1
+expect_err 'video_process has no per-key limit'
+sql "DELETE FROM processing_jobs WHERE target_id IN ('k1', 'k2', 'k3')" >/dev/null
+run limits list
+expect_out '^no limits$'
 
 # --- cancel, show, bulk retry (issue 19) -------------------------------------
 

@@ -71,9 +71,8 @@ struct Outcome {
 // which job holds the key, instead of the server's 23505 text.
 [[noreturn]] void refuse_second_active(db::Database& database, std::int64_t id,
                                        const db::IntegrityError& e) {
-  const auto twin = database.transact([&](db::Session& s) {
-    return s.read(kActiveTwinSql, id).first();
-  });
+  const auto twin = database.transact(
+      [&](db::Session& s) { return s.read(kActiveTwinSql, id).first(); });
   if (!twin) throw e;  // that job finished meanwhile: the server's own words
   throw Failure(fmt::format(
       "job {} cannot be retried: job {} ({} for {}) is already {}, and the "

@@ -48,9 +48,9 @@ int run_schedules_list(const Invocation& inv) {
     t.add_row({s.name, s.expression, s.job.job_type, s.job.target_id,
                iso8601_utc(s.next_run_at),
                s.last_enqueued_at ? iso8601_utc(*s.last_enqueued_at) : "-",
-               s.job.timeout ? age(static_cast<double>(s.job.timeout->count()) /
-                                   1000.0)
-                             : "-"});
+               s.job.timeout
+                   ? age(static_cast<double>(s.job.timeout->count()) / 1000.0)
+                   : "-"});
   }
   t.print(stdout);
   return kExitOk;

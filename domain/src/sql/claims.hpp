@@ -29,9 +29,15 @@
 // types stays within each type's room. The unkept ids of a limited type stay
 // locked until the claim commits, harmlessly: every other claim of that type is
 // waiting for the limit row meanwhile. An unlimited type's claim locks nothing
-// more. The one-job claims spell out LIMIT 1: with a parameter there, the
-// generic plan of the prepared statement looks dear and the server re-plans it
-// on every call.
+// more.
+// Per-key limits (schema/0015): a claim of types one of which has a key
+// limit (the EXISTS probe, an index lookup in a small table) takes
+// soundhash_lock_keyed_jobs instead, which locks the types' limit rows and
+// walks their runnable jobs past the keys at their limit; COALESCE evaluates
+// the plain walk only when that function was not called, so a claim of
+// types without key limits keeps its plan. The one-job claims spell out LIMIT
+// 1: with a parameter there, the generic plan of the prepared statement looks
+// dear and the server re-plans it on every call.
 
 #include <string_view>
 
@@ -42,20 +48,24 @@ WITH claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY (ARRAY (
+   WHERE j.id = ANY (coalesce(
+           (SELECT soundhash_lock_keyed_jobs($1::text[], 1)
+             WHERE EXISTS (SELECT 1 FROM job_key_limits k
+                            WHERE k.job_type = ($1::text[])[1])),
+           ARRAY (
            SELECT q.id
              FROM processing_jobs q
             WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
               AND q.job_type = ($1::text[])[1] AND q.run_at <= now()
             ORDER BY q.priority, q.run_at, q.id
             LIMIT 1
-              FOR UPDATE SKIP LOCKED))
+              FOR UPDATE SKIP LOCKED)))
      AND (SELECT soundhash_claim_room(($1::text[])[1], 1)) > 0
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM claimed
 )sql";
 
@@ -64,12 +74,16 @@ WITH claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY ((SELECT soundhash_lock_next_jobs($1::text[], 1))::bigint[])
+   WHERE j.id = ANY (coalesce(
+           (SELECT soundhash_lock_keyed_jobs($1::text[], 1)
+             WHERE EXISTS (SELECT 1 FROM job_key_limits k
+                            WHERE k.job_type = ANY ($1::text[]))),
+           (SELECT soundhash_lock_next_jobs($1::text[], 1))::bigint[]))
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM claimed
 )sql";
 
@@ -79,20 +93,24 @@ WITH claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY ((ARRAY (
+   WHERE j.id = ANY ((coalesce(
+           (SELECT soundhash_lock_keyed_jobs($1::text[], $3::integer)
+             WHERE EXISTS (SELECT 1 FROM job_key_limits k
+                            WHERE k.job_type = ($1::text[])[1])),
+           ARRAY (
            SELECT q.id
              FROM processing_jobs q
             WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
               AND q.job_type = ($1::text[])[1] AND q.run_at <= now()
             ORDER BY q.priority, q.run_at, q.id
             LIMIT $3
-              FOR UPDATE SKIP LOCKED))[1:(SELECT soundhash_claim_room(
-                                              ($1::text[])[1], $3::integer))])
+              FOR UPDATE SKIP LOCKED)))[1:(SELECT soundhash_claim_room(
+                                               ($1::text[])[1], $3::integer))])
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM claimed
  ORDER BY priority, run_at, id
 )sql";
@@ -103,12 +121,16 @@ WITH claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY ((SELECT soundhash_lock_next_jobs($1::text[], $3))::bigint[])
+   WHERE j.id = ANY (coalesce(
+           (SELECT soundhash_lock_keyed_jobs($1::text[], $3::integer)
+             WHERE EXISTS (SELECT 1 FROM job_key_limits k
+                            WHERE k.job_type = ANY ($1::text[]))),
+           (SELECT soundhash_lock_next_jobs($1::text[], $3))::bigint[]))
   RETURNING j.*)
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM claimed
  ORDER BY priority, run_at, id
 )sql";
@@ -128,7 +150,15 @@ claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY (ARRAY (
+   WHERE j.id = ANY (coalesce(
+           (SELECT soundhash_lock_keyed_jobs($1::text[], 1, $3)
+             WHERE EXISTS (SELECT 1 FROM job_key_limits k
+                            WHERE k.job_type = ($1::text[])[1])
+               AND (EXISTS (SELECT 1 FROM done)
+                    OR EXISTS (SELECT 1 FROM processing_jobs o
+                                WHERE o.id = $3 AND o.status = 'completed'
+                                  AND o.locked_by = $2))),
+           ARRAY (
            SELECT q.id
              FROM processing_jobs q
             WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
@@ -139,7 +169,7 @@ claimed AS (
                                  AND o.locked_by = $2))
             ORDER BY q.priority, q.run_at, q.id
             LIMIT 1
-              FOR UPDATE SKIP LOCKED))
+              FOR UPDATE SKIP LOCKED)))
      AND (SELECT soundhash_claim_room(($1::text[])[1], 1, $3)) > 0
   RETURNING j.*)
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
@@ -161,12 +191,19 @@ claimed AS (
   UPDATE processing_jobs j
      SET status = 'running', started_at = now(), heartbeat_at = now(),
          locked_by = $2, attempts = j.attempts + 1
-   WHERE j.id = ANY ((
-           SELECT soundhash_lock_next_jobs($1::text[], 1, $3)
-            WHERE (EXISTS (SELECT 1 FROM done)
-                   OR EXISTS (SELECT 1 FROM processing_jobs o
-                               WHERE o.id = $3 AND o.status = 'completed'
-                                 AND o.locked_by = $2)))::bigint[])
+   WHERE j.id = ANY (coalesce(
+           (SELECT soundhash_lock_keyed_jobs($1::text[], 1, $3)
+             WHERE EXISTS (SELECT 1 FROM job_key_limits k
+                            WHERE k.job_type = ANY ($1::text[]))
+               AND (EXISTS (SELECT 1 FROM done)
+                    OR EXISTS (SELECT 1 FROM processing_jobs o
+                                WHERE o.id = $3 AND o.status = 'completed'
+                                  AND o.locked_by = $2))),
+           (SELECT soundhash_lock_next_jobs($1::text[], 1, $3)
+             WHERE (EXISTS (SELECT 1 FROM done)
+                    OR EXISTS (SELECT 1 FROM processing_jobs o
+                                WHERE o.id = $3 AND o.status = 'completed'
+                                  AND o.locked_by = $2)))::bigint[]))
   RETURNING j.*)
 SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $3),
        (SELECT o.locked_by FROM processing_jobs o WHERE o.id = $3),

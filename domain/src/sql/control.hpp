@@ -26,7 +26,7 @@ inline constexpr std::string_view kGetJob = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM processing_jobs
  WHERE id = $1
 )sql";

@@ -22,12 +22,12 @@ SELECT EXISTS (SELECT 1 FROM processing_jobs
 )sql";
 
 // The race-free mechanism is the server function (schema/0002, 0003, 0009;
-// 0013 added $8, the timeout).
+// 0013 added $8, the timeout, and 0015 $9, the concurrency key).
 // `created` comes first: the job's columns end the row, so a column a later
 // migration adds to processing_jobs cannot shift what the caller reads.
 inline constexpr std::string_view kCreateJobIfNotExists = R"sql(
 SELECT r.created, (r.job).*
-  FROM soundhash_create_job_if_not_exists($1, $2, $3, $4, $5, $6, $7, $8) r
+  FROM soundhash_create_job_if_not_exists($1, $2, $3, $4, $5, $6, $7, $8, $9) r
 )sql";
 
 // One type: that type's part of the pending index, read in claim order.
@@ -35,7 +35,7 @@ inline constexpr std::string_view kGetPendingJobsOfType = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM processing_jobs q
  WHERE q.status = 'pending' AND q.job_type IS NOT NULL AND q.run_at IS NOT NULL
    AND q.job_type = $1
@@ -65,7 +65,7 @@ WITH RECURSIVE t (pending_type) AS (
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM t
  CROSS JOIN LATERAL (
        SELECT *
@@ -83,7 +83,7 @@ inline constexpr std::string_view kGetJobsByTarget = R"sql(
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM processing_jobs
  WHERE target_id = $1 AND ($2::text IS NULL OR job_type = $2)
  ORDER BY created_at DESC, id DESC
@@ -109,7 +109,7 @@ UPDATE processing_jobs
 RETURNING id, job_type, status, target_id, parameters, progress, current_step,
           created_at, started_at, completed_at, error_message, retry_count,
           max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-          timeout_ms, errors
+          timeout_ms, errors, concurrency_key
 )sql";
 
 // $1: a job type, or NULL for all.

@@ -14,26 +14,27 @@
 
 namespace soundhash::db::detail::sql {
 
-// $6: the delay in milliseconds, $7 the timeout (NULL: none).
+// $6: the delay in milliseconds, $7 the timeout (NULL: none), $8 the
+// concurrency key (NULL: none).
 inline constexpr std::string_view kCreateJob = R"sql(
 INSERT INTO processing_jobs (job_type, target_id, parameters, priority,
-                             max_retries, run_at, timeout_ms)
-VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond', $7)
+                             max_retries, run_at, timeout_ms, concurrency_key)
+VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond', $7, $8)
 RETURNING id, job_type, status, target_id, parameters, progress, current_step,
           created_at, started_at, completed_at, error_message, retry_count,
           max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-          timeout_ms, errors
+          timeout_ms, errors, concurrency_key
 )sql";
 
 // One array per column. Identity values follow the insertion order, which
 // follows `ord`, so the ids come back in the order of the input.
 inline constexpr std::string_view kCreateJobsBatch = R"sql(
 INSERT INTO processing_jobs (job_type, target_id, parameters, priority,
-                             max_retries, run_at, timeout_ms)
-SELECT t, g, p, pr::int, mr::int, now() + d * interval '1 millisecond', tm
+                             max_retries, run_at, timeout_ms, concurrency_key)
+SELECT t, g, p, pr::int, mr::int, now() + d * interval '1 millisecond', tm, k
   FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-              $6::bigint[], $7::bigint[])
-       WITH ORDINALITY AS u (t, g, p, pr, mr, d, tm, ord)
+              $6::bigint[], $7::bigint[], $8::text[])
+       WITH ORDINALITY AS u (t, g, p, pr, mr, d, tm, k, ord)
  ORDER BY ord
 RETURNING id
 )sql";
@@ -198,7 +199,7 @@ rescued AS (
 SELECT id, job_type, status, target_id, parameters, progress, current_step,
        created_at, started_at, completed_at, error_message, retry_count,
        max_retries, priority, run_at, attempts, locked_by, heartbeat_at,
-       timeout_ms, errors
+       timeout_ms, errors, concurrency_key
   FROM rescued
  ORDER BY id
 )sql";

@@ -247,6 +247,21 @@ class JobRepository {
   bool clear_type_limit(std::string_view job_type);
   /// Every limit, by type, with how many of the type run now.
   std::vector<TypeLimit> list_type_limits();
+  /// Never more than `max_running_per_key` (>= 1) jobs of `job_type` with
+  /// one NewJob::concurrency_key running at once (say 2 downloads per
+  /// channel), across every worker and process; jobs without a key are not
+  /// counted or held back. A claim passes over the jobs of a key at its
+  /// limit and takes the next runnable ones, so a busy key never holds back
+  /// the others. Combines with set_type_limit. Replaces the type's per-key
+  /// limit if it has one. Throws as set_type_limit does (InvalidArgument,
+  /// UnknownJobType), changing nothing. Schema version 15.
+  void set_key_limit(std::string_view job_type,
+                     std::int32_t max_running_per_key,
+                     bool allow_unknown_type = false);
+  /// Removes `job_type`'s per-key limit; false if it had none.
+  bool clear_key_limit(std::string_view job_type);
+  /// Every per-key limit, by type, with how many run now.
+  std::vector<KeyLimit> list_key_limits();
 
   // ---- Cancellation and error history (docs/guide/queue.md) ----------
 

@@ -260,6 +260,9 @@ struct ProcessingJob {
   /// The last 20 failed attempts as JSON text (a jsonb array, oldest
   /// first); JobRepository::get_job_errors reads them as JobAttemptErrors.
   std::string errors = "[]";
+  /// The key its type's per-key concurrency limit counts by
+  /// (NewJob::concurrency_key); nullopt: none.
+  std::optional<std::string> concurrency_key;
 };
 
 /// A job to create (input of JobRepository::create_job / create_jobs_batch).
@@ -279,6 +282,12 @@ struct NewJob {
   /// runs longer fails with a timeout error at its next heartbeat, through
   /// the retry budget (docs/guide/queue.md, "Timeouts").
   std::optional<std::chrono::milliseconds> timeout;
+  /// What a per-key concurrency limit of the type counts by, e.g. the
+  /// channel of a download (JobRepository::set_key_limit): at most that many
+  /// jobs of the type with one key run at once. 1 to 255 bytes;
+  /// nullopt: no key, no per-key limit (docs/guide/queue.md, "Concurrency
+  /// limits").
+  std::optional<std::string> concurrency_key;
 };
 
 /// Channel's columns, in table order.
@@ -385,7 +394,8 @@ struct row_traits<ProcessingJob> {
                  column("locked_by", &ProcessingJob::locked_by),
                  column("heartbeat_at", &ProcessingJob::heartbeat_at),
                  column("timeout_ms", &ProcessingJob::timeout_ms),
-                 column("errors", &ProcessingJob::errors)};
+                 column("errors", &ProcessingJob::errors),
+                 column("concurrency_key", &ProcessingJob::concurrency_key)};
 };
 
 // --- clip identification (VideoRepository::find_matches) -------------------

@@ -1,6 +1,7 @@
 #pragma once
 // Concurrency limits per job type (JobRepository::set_type_limit): how many
-// jobs of a type may run at once across every worker and process.
+// jobs of a type may run at once across every worker and process; and per
+// key (set_key_limit): how many of a type with one concurrency_key.
 // See docs/guide/queue.md, "Concurrency limits".
 
 #include <cstdint>
@@ -34,6 +35,18 @@ struct TypeLimit {
   std::int32_t max_running = 0;
   /// How many run now.
   std::int64_t running = 0;
+};
+
+/// A job type's per-key limit (JobRepository::set_key_limit), as
+/// list_key_limits returns it.
+struct KeyLimit {
+  std::string job_type;
+  /// At most this many jobs of the type with one concurrency_key run at once.
+  std::int32_t max_running_per_key = 1;
+  /// How many jobs of the type with a key run now, and how many of them
+  /// share the busiest key.
+  std::int64_t running = 0;
+  std::int64_t busiest_key_running = 0;
 };
 
 }  // namespace soundhash::db
