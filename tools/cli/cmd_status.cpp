@@ -14,6 +14,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "format.hpp"
+#include "json_output.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/job_repository.hpp"
@@ -125,48 +126,50 @@ int print_json(db::Database& database, const Invocation& inv) {
   const auto counts = job_counts(database, version);
   const auto all = db::migrations();
   const db::Config& cfg = inv.context.configured;
-  std::string out = "{";
-  out += fmt::format(
-      R"("server":{{"host":{},"port":{},"database":{},"user":{},)"
-      R"("conninfo":{},"version":{}}},)",
-      json_string(server.host), server.port, json_string(server.database),
-      json_string(server.user),
-      json_string(cfg.conninfo.empty() ? std::string()
-                                       : db::redact_conninfo(cfg.conninfo)),
-      json_string(server.version));
-  out += fmt::format(R"("schema":{{"version":{},"latest":{}}},)", version,
-                     all.empty() ? 0 : all.back().version);
-  out += fmt::format(
-      R"("pool":{{"pool_size":{},"acquire_timeout_ms":{},)"
-      R"("ping_after_idle_ms":{},"prepared_statements":{},)"
-      R"("retry":{{"max_retries":{},"initial_delay_ms":{},"max_delay_ms":{},)"
-      R"("multiplier":{},"jitter":{}}}}},)",
-      cfg.pool_size, cfg.acquire_timeout.count(), cfg.ping_after_idle.count(),
-      cfg.prepared_statements, cfg.retry.max_retries,
-      cfg.retry.initial_delay.count(), cfg.retry.max_delay.count(),
-      cfg.retry.multiplier, cfg.retry.jitter);
-  if (!counts) {
-    out += R"("jobs":null,"oldest_runnable_seconds":null})";
-  } else {
-    out += R"("jobs":{)";
+  Json out;
+  out["server"] = {
+      {"host", server.host},
+      {"port", server.port},
+      {"database", server.database},
+      {"user", server.user},
+      {"conninfo", cfg.conninfo.empty() ? std::string()
+                                        : db::redact_conninfo(cfg.conninfo)},
+      {"version", server.version},
+  };
+  out["schema"] = {{"version", version},
+                   {"latest", all.empty() ? 0 : all.back().version}};
+  out["pool"] = {
+      {"pool_size", cfg.pool_size},
+      {"acquire_timeout_ms", cfg.acquire_timeout.count()},
+      {"ping_after_idle_ms", cfg.ping_after_idle.count()},
+      {"prepared_statements", cfg.prepared_statements},
+      {"retry",
+       {{"max_retries", cfg.retry.max_retries},
+        {"initial_delay_ms", cfg.retry.initial_delay.count()},
+        {"max_delay_ms", cfg.retry.max_delay.count()},
+        {"multiplier", json_number(cfg.retry.multiplier)},
+        {"jitter", json_number(cfg.retry.jitter)}}},
+  };
+  out["jobs"] = nullptr;
+  out["oldest_runnable_seconds"] = nullptr;
+  if (counts) {
     std::int64_t total = 0;
     for (auto status : db::job_status::all) {
       auto it = counts->find(std::string(status));
       const std::int64_t n = it == counts->end() ? 0 : it->second;
       total += n;
-      out += fmt::format("{}:{},", json_string(status), n);
+      out["jobs"][std::string(status)] = n;
     }
-    out += fmt::format(R"("total":{}}},)", total);
-    std::optional<double> wait;
+    out["jobs"]["total"] = total;
     try {
-      wait = oldest_runnable_seconds(database);
+      if (const auto wait = oldest_runnable_seconds(database)) {
+        out["oldest_runnable_seconds"] = json_number(*wait);
+      }
     } catch (const db::ProgrammingError& e) {
       if (e.sqlstate() != "42703") throw;
     }
-    out += fmt::format(R"("oldest_runnable_seconds":{}}})",
-                       wait ? fmt::format("{:.3f}", *wait) : "null");
   }
-  fmt::print("{}\n", out);
+  print_json_line(stdout, out);
   return kExitOk;
 }
 
