@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -325,6 +326,46 @@ TEST_F(ObserverTest, CompleteAndClaimNextReportsBoth) {
   EXPECT_EQ(rec->jobs[0].job_type, "fingerprint");
   EXPECT_EQ(rec->jobs[1].change, db::JobChange::claimed);
   EXPECT_EQ(rec->jobs[1].id, second);
+}
+
+// The batch form reports what it completed, by type, like complete_job: not
+// the job it no longer owned, and nothing when repeated (already completed).
+TEST_F(ObserverTest, CompleteJobsReportsEachCompletedJob) {
+  side.exec("DROP TABLE accounts");
+  db::migrate(database);
+  auto s = database.autocommit_session();
+  db::JobRepository jobs{s};
+  db::NewJob fp;
+  fp.job_type = "fingerprint";
+  fp.target_id = "v1";
+  db::NewJob dl = fp;
+  dl.job_type = "download";
+  const auto a = jobs.create_job(fp).id;
+  const auto b = jobs.create_job(dl).id;
+  fp.target_id = "v2";
+  const auto other = jobs.create_job(fp).id;
+  ASSERT_TRUE(jobs.claim_next_job({"fingerprint"}, "w"));
+  ASSERT_TRUE(jobs.claim_next_job({"download"}, "w"));
+  ASSERT_TRUE(jobs.claim_next_job({"fingerprint"}, "someone-else"));
+  rec->clear();
+
+  const auto lost = jobs.complete_jobs({a, b, other}, "w");
+  EXPECT_EQ(lost, std::vector<std::int64_t>{other});
+  {
+    std::lock_guard lock(rec->m);
+    ASSERT_EQ(rec->jobs.size(), 2u);
+    std::map<std::int64_t, std::string> completed;
+    for (const auto& e : rec->jobs) {
+      EXPECT_EQ(e.change, db::JobChange::completed);
+      completed[e.id] = e.job_type;
+    }
+    EXPECT_EQ(completed, (std::map<std::int64_t, std::string>{
+                             {a, "fingerprint"}, {b, "download"}}));
+  }
+  rec->clear();
+  EXPECT_TRUE(jobs.complete_jobs({a, b}, "w").empty());
+  std::lock_guard lock(rec->m);
+  EXPECT_TRUE(rec->jobs.empty());
 }
 
 // Slow statements: logged at WARN with the call's name, the SQL text and
