@@ -204,6 +204,14 @@ TEST_F(Replica, MaxLagSkipsAPausedStandbyAndIdleIsNotLag) {
     EXPECT_EQ(s.read("SELECT count(*) FROM notes").one()[0].as<std::int64_t>(),
               0);
   }
+  {
+    // Config::replica_max_lag is the bound of sessions that set none.
+    auto c = config(50ms);
+    c.replica_max_lag = 300ms;
+    db::Database bounded_by_default{c};
+    auto s = bounded_by_default.read_session();
+    EXPECT_FALSE(on_standby(s));
+  }
   pause.resume();
   sh_test::wait_replayed();
   std::this_thread::sleep_for(100ms);  // past the cached measurement

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,9 @@ struct Config {
   std::string replica_conninfo;
   /// Most connections opened to each standby (a pool per standby).
   std::size_t replica_pool_size = 10;
+  /// The max_lag of read sessions whose ReadOptions set none; unset: any
+  /// lag will do. `soundhash-db doctor` warns about a standby behind it.
+  std::optional<std::chrono::milliseconds> replica_max_lag;
   /// How long a standby's measured lag and replay position, or its being
   /// unreachable, are believed before they are looked at again.
   std::chrono::milliseconds replica_status_ttl{1000};
@@ -62,8 +66,8 @@ struct Config {
   /// (0/1/true/false), SOUNDHASH_DB_SLOW_STATEMENT_MS,
   /// SOUNDHASH_DB_SLOW_STATEMENT_LOGS_PER_SECOND,
   /// SOUNDHASH_DB_REPLICA_URL (replica_conninfo),
-  /// SOUNDHASH_DB_REPLICA_POOL_SIZE, SOUNDHASH_DB_REPLICA_STATUS_TTL_MS. A
-  /// malformed value throws
+  /// SOUNDHASH_DB_REPLICA_POOL_SIZE, SOUNDHASH_DB_REPLICA_MAX_LAG_MS,
+  /// SOUNDHASH_DB_REPLICA_STATUS_TTL_MS. A malformed value throws
   /// InvalidArgument naming the variable. Settings in the conninfo (see
   /// take_conninfo_settings) override the environment.
   static Config from_env();

@@ -86,12 +86,14 @@ class Database {
   /// of Config::replica_conninfo that meets `options` (lag, replayed
   /// token), or on the primary when none is configured, reachable or
   /// qualifies. The server is chosen when the session takes a connection.
+  /// Without options.max_lag, Config::replica_max_lag applies.
   /// A write through it is refused by the server (Error, SQLSTATE 25006).
   ///
   ///   auto s = database.read_session();
   ///   db::VideoRepository videos{s};
   ///   auto hits = videos.find_matches(clip, 10);
   [[nodiscard]] Session read_session(ReadOptions options = {}) {
+    if (!options.max_lag) options.max_lag = config_.replica_max_lag;
     return Session(*this, options, Session::Kind::scoped);
   }
   /// transact() for a read-only unit routed as read_session(options): on a
@@ -101,6 +103,7 @@ class Database {
   auto read_transact(F&& fn, ReadOptions options = {})
       -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
     using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
+    if (!options.max_lag) options.max_lag = config_.replica_max_lag;
     return detail::retry_observed(
         "read_transact", config_.retry, observer(), [&]() -> R {
           Session s(*this, options, Session::ForTransact{});

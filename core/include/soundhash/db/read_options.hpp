@@ -34,7 +34,8 @@ struct CommitToken {
 /// configured, or none that qualifies, it runs on the primary.
 struct ReadOptions {
   /// Skip a standby whose replication lag is larger (see docs/guide/
-  /// replicas.md for how lag is measured). Unset: any lag will do.
+  /// replicas.md for how lag is measured). Unset: Config::replica_max_lag,
+  /// and when that is unset too, any lag will do.
   std::optional<std::chrono::milliseconds> max_lag;
   /// Run on a standby only once it has replayed this token, waiting up to
   /// `after_wait` for one to get there; else on the primary.
