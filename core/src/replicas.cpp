@@ -9,6 +9,7 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -45,18 +46,19 @@ std::string quoted(std::string_view v) {
   return out;
 }
 
-// Both columns of the measuring query: replayed position (text LSN or NULL)
-// and lag in milliseconds (NULL when unknown or not a standby). The lag is
-// 0 when the standby has replayed all it has received, so an idle primary
-// does not make an idle standby look behind; otherwise it is the age of the
-// last replayed commit.
+// The measuring query: the replayed position (text LSN or NULL), whether
+// the standby has replayed all it has received, and the age of the last
+// replayed commit in milliseconds (NULL when unknown or not a standby).
+// Caught up means no lag, so an idle primary does not make an idle standby
+// look behind. Behind, the age of the last replayed commit overstates the lag
+// when the primary was idle before the WAL now waiting (refresh() bounds it
+// by the last time the standby was seen caught up).
 constexpr const char* kMeasure =
     "SELECT pg_last_wal_replay_lsn()::text, "
-    "CASE WHEN NOT pg_is_in_recovery() THEN NULL "
-    "WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM "
-    "pg_last_wal_replay_lsn() THEN 0::bigint "
-    "ELSE greatest(0, (extract(epoch FROM clock_timestamp() - "
-    "pg_last_xact_replay_timestamp()) * 1000))::bigint END";
+    "pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(), "
+    "CASE WHEN pg_is_in_recovery() THEN greatest(0, (extract(epoch FROM "
+    "clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000))::bigint "
+    "END";
 constexpr const char* kReplayed = "SELECT pg_last_wal_replay_lsn()::text";
 
 std::uint64_t lsn_of(const Field& v) {
@@ -113,6 +115,7 @@ struct Replicas::Standby {
   Clock::time_point measured_at{};
   std::optional<std::chrono::milliseconds> lag;
   std::uint64_t replayed = 0;
+  Clock::time_point caught_up_at{};  // last measured as caught up
   Clock::time_point down_until{};
   std::string down_because;
 };
@@ -161,13 +164,29 @@ bool Replicas::refresh(Standby& s, Connection& conn, bool force) {
     const Result r = conn.exec({kMeasure});
     const Row row = r.one();
     std::lock_guard lock(s.mutex);
+    const auto now = Clock::now();
     s.replayed = lsn_of(row[0]);
-    if (row[1].is_null()) {
+    const bool caught_up = row[1].as<bool>();
+    const auto age = row[2].as<std::optional<std::int64_t>>();
+    if (!conn.parameter_status("in_hot_standby").starts_with("on")) {
       s.lag.reset();
+    } else if (caught_up) {
+      s.lag = std::chrono::milliseconds(0);
+      s.caught_up_at = now;
     } else {
-      s.lag = std::chrono::milliseconds(row[1].as<std::int64_t>());
+      // Everything committed before the standby was last seen caught up
+      // has been replayed: the lag is at most the time since then.
+      std::optional<std::chrono::milliseconds> lag;
+      if (age) lag = std::chrono::milliseconds(*age);
+      if (s.caught_up_at != Clock::time_point{}) {
+        const auto since =
+            std::chrono::duration_cast<std::chrono::milliseconds>(
+                now - s.caught_up_at);
+        lag = lag ? std::min(*lag, since) : since;
+      }
+      s.lag = lag;
     }
-    s.measured_at = Clock::now();
+    s.measured_at = now;
     return true;
   } catch (const std::exception& e) {
     mark_down(s, e.what());
