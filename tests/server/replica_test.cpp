@@ -219,6 +219,33 @@ TEST_F(Replica, MaxLagSkipsAPausedStandbyAndIdleIsNotLag) {
   EXPECT_TRUE(on_standby(s));
 }
 
+TEST_F(Replica, AWriteAfterAnIdlePeriodIsNotReadAsLongLag) {
+  // The age of the last replayed commit would be over a second here; the
+  // lag is bounded by when the standby was last seen caught up.
+  db::Database database{config(0ms)};
+  db::ReadOptions bounded;
+  bounded.max_lag = 600ms;
+  std::this_thread::sleep_for(1200ms);  // the primary idles
+  {
+    auto s = database.read_session(bounded);
+    EXPECT_TRUE(on_standby(s));  // measured caught up
+  }
+  sh_test::ReplayPause pause;
+  database.transact([](db::Session& s) {
+    s.execute("INSERT INTO notes (body) VALUES ('x')");
+  });
+  // Received but not replayed: the standby is behind now.
+  sh_test::Side standby(sh_test::standby_conninfo());
+  for (int i = 0;
+       i < 1000 && standby.value("SELECT pg_last_wal_receive_lsn() "
+                                 "> pg_last_wal_replay_lsn()") != "t";
+       ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  auto s = database.read_session(bounded);
+  EXPECT_TRUE(on_standby(s)) << "lag taken as the age of the last commit";
+}
+
 TEST_F(Replica, LagIsMeasuredAtMostOncePerTtl) {
   db::Database database{config(60000ms)};
   db::ReadOptions bounded;
