@@ -11,6 +11,9 @@
 //
 // SOUNDHASH_AF_KILLS=N (default 1) kills N times, reviving the lost node in
 // between (bench/run-failover uses it for its five measurements).
+#include <spdlog/logger.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +27,7 @@
 
 #include "ledger.hpp"
 #include "soundhash/db/job_repository.hpp"
+#include "soundhash/db/log.hpp"
 #include "soundhash/db/migrations.hpp"
 #include "soundhash/db/worker.hpp"
 
@@ -47,9 +51,8 @@ std::string read_line(const std::string& path) {
 
 // Runs the formation script; returns its stdout.
 std::string formation_all(const std::string& cmd, const std::string& arg = {}) {
-  const std::string line = env_or("SOUNDHASH_AF_SCRIPT", "") + " " + cmd +
-                           " " + env_or("SOUNDHASH_AF_STATE", "") + " " +
-                           arg;
+  const std::string line = env_or("SOUNDHASH_AF_SCRIPT", "") + " " + cmd + " " +
+                           env_or("SOUNDHASH_AF_STATE", "") + " " + arg;
   FILE* p = popen(line.c_str(), "r");
   if (!p) throw std::runtime_error("popen failed: " + line);
   std::string out;
@@ -89,6 +92,8 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
   ASSERT_NE(uri.find("target_session_attrs=read-write"), std::string::npos)
       << "no formation URI in SOUNDHASH_AF_STATE: " << uri;
   const int kills = std::stoi(env_or("SOUNDHASH_AF_KILLS", "1"));
+  // Every job's creation is logged at INFO; the retries (WARN) are the story.
+  db::logger().set_level(spdlog::level::warn);
 
   // The retry budget must outlast a failover: about 18 s of backoff here
   // (50 ms doubling to 500 ms, 40 attempts) against a window of ~10 s.
@@ -115,6 +120,8 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
       "CREATE TABLE IF NOT EXISTS job_effects (job_id bigint NOT NULL, "
       "worker text NOT NULL)");
   sh_test::Ledger ledger{setup};
+  // The ledger's checks look units' rows up by unit: a long run has many.
+  setup.exec("CREATE INDEX IF NOT EXISTS unit_rows_unit ON unit_rows (unit)");
 
   db::WorkerOptions wopt;
   wopt.threads = 2;
@@ -147,7 +154,7 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
         const std::string id =
             "af" + std::to_string(t) + "_" + std::to_string(u);
         int port = 0;
-        const auto began = Clock::now();
+        const auto began = Clock::now();  // for the longest unit
         const auto outcome = ledger.record(id, [&] {
           database.transact([&](db::Session& s) {
             sh_test::Ledger::write(s, id, 2);
@@ -160,7 +167,7 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
           const std::lock_guard lock(m);
           longest_unit = std::max(longest_unit, now - began);
           if (outcome == sh_test::Ledger::Outcome::committed &&
-              event_at != Clock::time_point{} && began >= event_at &&
+              event_at != Clock::time_point{} && now >= event_at &&
               port != old_port && !first_new) {
             first_new = now;
           }
@@ -169,15 +176,17 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
       }
     });
   }
-  // Waits for the first unit committed on another node than `port` since
-  // `at`; returns the window in seconds.
-  auto window_after = [&](Clock::time_point at, int port) {
-    {
-      const std::lock_guard lock(m);
-      event_at = at;
-      old_port = port;
-      first_new.reset();
-    }
+  // From now on, notes the first unit committed on another node than
+  // `port` (the primary about to be lost).
+  auto arm = [&](int port) {
+    const std::lock_guard lock(m);
+    event_at = Clock::now();
+    old_port = port;
+    first_new.reset();
+    return event_at;
+  };
+  // Waits for that unit; returns the window from `at` in seconds.
+  auto window_after = [&](Clock::time_point at) {
     const auto deadline = at + 120s;
     while (Clock::now() < deadline) {
       {
@@ -201,26 +210,26 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
   };
 
   std::this_thread::sleep_for(1500ms);
-  const int before = port_of_primary();
-  const auto switch_at = Clock::now();
+  const auto switch_at = arm(port_of_primary());
   formation("switchover");
-  const double switch_window = window_after(switch_at, before);
+  const double switch_window = window_after(switch_at);
   std::printf("switchover: first commit on the new primary after %.2f s\n",
               switch_window);
 
   std::vector<double> windows;
   for (int k = 0; k < kills; ++k) {
     std::this_thread::sleep_for(1s);
-    const auto killed_at = Clock::now();
+    const auto killed_at = arm(port_of_primary());
     std::istringstream killed(formation("kill"));
     std::string name;
     int port = 0;
     killed >> name >> port;
-    const double w = window_after(killed_at, port);
+    const double w = window_after(killed_at);
     windows.push_back(w);
-    std::printf("kill %d: %s (port %d) SIGKILLed; first commit on the new "
-                "primary after %.2f s\n",
-                k + 1, name.c_str(), port, w);
+    std::printf(
+        "kill %d: %s (port %d) SIGKILLed; first commit on the new "
+        "primary after %.2f s\n",
+        k + 1, name.c_str(), port, w);
     std::fflush(stdout);
     if (k + 1 < kills) formation("revive", name);
   }
@@ -237,6 +246,12 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
          Clock::now() < drain_deadline) {
     std::this_thread::sleep_for(100ms);
   }
+  if (Clock::now() >= drain_deadline && std::getenv("SOUNDHASH_AF_HOLD")) {
+    std::printf("drain stalled; holding 300 s for a debugger (pid %d)\n",
+                static_cast<int>(::getpid()));
+    std::fflush(stdout);
+    std::this_thread::sleep_for(300s);
+  }
   worker.stop();
   const auto stats = worker.stats();
 
@@ -246,8 +261,10 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
   // Ledger keeps its in-doubt ids private; resolve them from the database:
   // a unit is there whole or not at all (checked above), so each in-doubt
   // unit is either committed (present) or not (absent) and nothing else.
-  const long present = static_cast<long>(check.count("SELECT count(*) FROM units"));
-  const long doubt_committed = present - static_cast<long>(ledger.committed_count());
+  const long present =
+      static_cast<long>(check.count("SELECT count(*) FROM units"));
+  const long doubt_committed =
+      present - static_cast<long>(ledger.committed_count());
   EXPECT_GE(doubt_committed, 0);
   EXPECT_LE(doubt_committed, static_cast<long>(ledger.in_doubt_count()));
 
@@ -290,9 +307,8 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
       ledger.committed_count(), ledger.in_doubt_count(), doubt_committed,
       check.count("SELECT count(*) FROM job_effects"),
       static_cast<long long>(stats.completed),
-      static_cast<long long>(stats.lost),
-      static_cast<long long>(stats.failed), seconds(longest_unit),
-      longest_attempt, retried.c_str());
+      static_cast<long long>(stats.lost), static_cast<long long>(stats.failed),
+      seconds(longest_unit), longest_attempt, retried.c_str());
   std::sort(windows.begin(), windows.end());
   if (!windows.empty()) {
     std::printf("failover window over %zu kill(s): median %.2f s, max %.2f s\n",
