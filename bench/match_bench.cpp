@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -38,6 +39,13 @@ constexpr int kQueryHashes = 500;
 constexpr int kClipHashes = 60;  // 30 s of the source video
 constexpr int kLimit = 10;
 constexpr double kBin = db::MatchCandidate::default_bin_seconds;
+// The least any one statement answering the query must do: the 500 index
+// lookups, with nothing but a count on top.
+constexpr const char* kLookupsOnly = R"sql(
+SELECT count(*)
+  FROM unnest($1::text[]) AS q (hash)
+  JOIN audio_fingerprints AS f ON f.fingerprint_hash = q.hash
+)sql";
 
 std::string conninfo() {
   const char* url = std::getenv("SOUNDHASH_BENCH_DATABASE_URL");
@@ -172,6 +180,34 @@ struct RawPeer {
     PQclear(r);
     return out;
   }
+  // The server's CPU time per call of fn, in microseconds: the backend's
+  // on-CPU time (/proc/PID/schedstat, the server runs on this machine)
+  // over `runs` calls. Unlike wall time it does not count the time a busy
+  // machine keeps the backend waiting for a core. Returns -1 if unreadable.
+  double server_cpu_us(int runs, const std::function<void()>& fn) {
+    const std::string path =
+        "/proc/" + std::to_string(PQbackendPID(c)) + "/schedstat";
+    auto on_cpu_ns = [&]() -> double {
+      std::FILE* f = std::fopen(path.c_str(), "r");
+      if (!f) return -1;
+      unsigned long long ns = 0;
+      const int n = std::fscanf(f, "%llu", &ns);
+      std::fclose(f);
+      return n == 1 ? static_cast<double>(ns) : -1;
+    };
+    fn();
+    const double before = on_cpu_ns();
+    for (int i = 0; i < runs; ++i) fn();
+    const double after = on_cpu_ns();
+    if (before < 0 || after < 0) return -1;
+    return (after - before) / 1000.0 / runs;
+  }
+  std::int64_t lookups_only(const std::vector<db::QueryHash>& q) {
+    PGresult* r = run(kLookupsOnly, {text_array(q)});
+    const std::int64_t n = std::stoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+  }
   void explain(std::string_view sql, std::vector<std::string> params) {
     PGresult* r = run("EXPLAIN (ANALYZE, BUFFERS) " + std::string(sql),
                       std::move(params));
@@ -180,16 +216,60 @@ struct RawPeer {
     }
     PQclear(r);
   }
-  std::size_t batch(const std::vector<db::QueryHash>& q) {
-    PGresult* r = run(db::detail::sql::kFindMatchingFingerprintsBatch,
-                      {text_array(q), "1000"});
-    // Touch every value, as a peer that builds rows would.
-    std::size_t bytes = 0;
+  // The batch statement with binary results, decoded into the same structs
+  // the library returns: what a hand-written peer does at its fastest.
+  std::vector<std::vector<db::AudioFingerprint>> batch(
+      const std::vector<db::QueryHash>& q) {
+    const std::string sql(db::detail::sql::kFindMatchingFingerprintsBatch);
+    const std::string hashes = text_array(q), limit = "1000";
+    const char* values[] = {hashes.c_str(), limit.c_str()};
+    PGresult* r =
+        PQexecParams(c, sql.c_str(), 2, nullptr, values, nullptr, nullptr, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      const std::string msg = PQresultErrorMessage(r);
+      PQclear(r);
+      throw std::runtime_error("raw peer: " + msg);
+    }
+    std::vector<std::vector<db::AudioFingerprint>> out(q.size());
     for (int i = 0; i < PQntuples(r); ++i) {
-      for (int j = 0; j < PQnfields(r); ++j) bytes += PQgetlength(r, i, j);
+      db::AudioFingerprint f;
+      f.id = be_int<std::int64_t>(r, i, 1);
+      f.video_id = be_int<std::int64_t>(r, i, 2);
+      f.start_time = be_double(r, i, 3);
+      f.end_time = be_double(r, i, 4);
+      f.fingerprint_hash.assign(PQgetvalue(r, i, 5),
+                                static_cast<std::size_t>(PQgetlength(r, i, 5)));
+      const auto* data =
+          reinterpret_cast<const std::byte*>(PQgetvalue(r, i, 6));
+      f.fingerprint_data.assign(data, data + PQgetlength(r, i, 6));
+      if (!PQgetisnull(r, i, 7)) f.confidence_score = be_double(r, i, 7);
+      if (!PQgetisnull(r, i, 8)) f.peak_count = be_int<std::int32_t>(r, i, 8);
+      if (!PQgetisnull(r, i, 9)) f.sample_rate = be_int<std::int32_t>(r, i, 9);
+      if (!PQgetisnull(r, i, 10)) f.segment_length = be_double(r, i, 10);
+      // timestamptz: microseconds since 2000-01-01 UTC.
+      f.created_at =
+          db::Timestamp{std::chrono::duration_cast<db::Timestamp::duration>(
+              std::chrono::microseconds{be_int<std::int64_t>(r, i, 11) +
+                                        946684800000000LL})};
+      out[static_cast<std::size_t>(be_int<std::int64_t>(r, i, 0) - 1)]
+          .push_back(std::move(f));
     }
     PQclear(r);
-    return bytes;
+    return out;
+  }
+
+ private:
+  template <class T>
+  static T be_int(PGresult* r, int row, int col) {
+    std::make_unsigned_t<T> v = 0;
+    const auto* p =
+        reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, col));
+    for (std::size_t k = 0; k < sizeof(T); ++k)
+      v = static_cast<std::make_unsigned_t<T>>((v << 8) | p[k]);
+    return static_cast<T>(v);
+  }
+  static double be_double(PGresult* r, int row, int col) {
+    return std::bit_cast<double>(be_int<std::int64_t>(r, row, col));
   }
 };
 
@@ -281,24 +361,61 @@ int main(int argc, char** argv) try {
   }
   const auto looked_up = loop_lookups();
   const auto batched = batch();
+  const auto raw_batched = raw.batch(query);
   for (std::size_t i = 0; i < looked_up.size(); ++i) {
-    if (looked_up[i].size() != batched[i].size()) {
+    if (looked_up[i].size() != batched[i].size() ||
+        raw_batched[i].size() != batched[i].size() ||
+        (!batched[i].empty() &&
+         (raw_batched[i][0].id != batched[i][0].id ||
+          raw_batched[i][0].created_at != batched[i][0].created_at ||
+          raw_batched[i][0].start_time != batched[i][0].start_time))) {
       std::fprintf(stderr, "match_bench: batch differs from the loop\n");
       return 1;
     }
   }
 
-  const int runs = 30;
+  // Every measure once per round, in a new random order each round, and
+  // the median of each over the rounds: a slow spell of a noisy machine
+  // falls on all of them alike.
   const double rtt = median_us(200, [&] {
     database.transact([&](db::Session& s) { s.read("SELECT 1"); });
   });
-  const double t_server = median_us(runs, [&] { (void)server(); });
-  const double t_raw = median_us(runs, [&] { (void)raw.find_matches(query); });
-  const double t_loop_rank =
-      median_us(runs / 3, [&] { (void)rank_in_cpp(query, loop_lookups()); });
-  const double t_loop = median_us(runs / 3, [&] { (void)loop_lookups(); });
-  const double t_batch = median_us(runs, [&] { (void)batch(); });
-  const double t_raw_batch = median_us(runs, [&] { (void)raw.batch(query); });
+  auto lookups_only = [&] {  // the ceiling: the 500 index lookups, counted
+    return database.transact([&](db::Session& s) {
+      return s.read(kLookupsOnly, hashes).as<std::int64_t>();
+    });
+  };
+  std::vector<std::pair<const char*, std::function<void()>>> measures = {
+      {"server", [&] { (void)server(); }},
+      {"raw", [&] { (void)raw.find_matches(query); }},
+      {"ceiling", [&] { (void)lookups_only(); }},
+      {"loop_rank", [&] { (void)rank_in_cpp(query, loop_lookups()); }},
+      {"loop", [&] { (void)loop_lookups(); }},
+      {"batch", [&] { (void)batch(); }},
+      {"raw_batch", [&] { (void)raw.batch(query); }},
+  };
+  std::map<std::string, std::vector<double>> times;
+  for (auto& [name, fn] : measures) fn();  // warm up
+  for (int round = 0; round < 30; ++round) {
+    std::shuffle(measures.begin(), measures.end(), rng);
+    for (auto& [name, fn] : measures) {
+      const auto t0 = Clock::now();
+      fn();
+      times[name].push_back(us_since(t0));
+    }
+  }
+  auto median = [&](const char* name) {
+    auto& t = times[name];
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  };
+  const double t_server = median("server");
+  const double t_raw = median("raw");
+  const double t_ceiling = median("ceiling");
+  const double t_loop_rank = median("loop_rank");
+  const double t_loop = median("loop");
+  const double t_batch = median("batch");
+  const double t_raw_batch = median("raw_batch");
 
   // At 0.5 ms per round trip: each loop pays 500 more round trips than the
   // single statement (plus the session's BEGIN/COMMIT, the same for both).
@@ -313,8 +430,8 @@ int main(int argc, char** argv) try {
               rtt);
   std::printf("| find_matches | %.0f µs | 1.00 |\n", t_server);
   std::printf(
-      "| libpq peer, same statement | %.0f µs | %.2fx of "
-      "find_matches |\n",
+      "| libpq peer, same statement | %.0f µs | find_matches at %.2fx of "
+      "the peer's time |\n",
       t_raw, t_server / t_raw);
   std::printf(
       "| per-hash loop + C++ ranking | %.0f µs | find_matches "
@@ -325,15 +442,40 @@ int main(int argc, char** argv) try {
       "%.0f µs | find_matches %.1fx faster |\n",
       wan_loop, wan_server, wan_loop / wan_server);
   std::printf(
+      "| the 500 lookups alone, counted (the ceiling of any one statement) "
+      "| %.0f µs | loop / ceiling: %.1fx; find_matches at %.2f of the "
+      "ceiling's speed |\n",
+      t_ceiling, t_loop_rank / t_ceiling, t_ceiling / t_server);
+  std::printf(
       "| find_matching_fingerprints_batch | %.0f µs | batch "
       "%.1fx faster than the loop |\n",
       t_batch, t_loop / t_batch);
   std::printf("| per-hash loop of find_matching_fingerprints | %.0f µs | |\n",
               t_loop);
   std::printf(
-      "| libpq peer, batch statement | %.0f µs | %.2fx of the "
-      "batch |\n",
+      "| libpq peer, batch statement (binary, into the same structs) | %.0f "
+      "µs | batch at %.2fx of the peer's time |\n",
       t_raw_batch, t_batch / t_raw_batch);
+
+  // The same two statements, by the server's CPU time (the libpq peer's
+  // connection): what the vote costs on top of the lookups, free of the
+  // scheduler's noise. Alternated, 5 blocks of 20 calls each.
+  std::vector<double> cpu_match, cpu_lookups;
+  for (int block = 0; block < 5; ++block) {
+    cpu_match.push_back(
+        raw.server_cpu_us(20, [&] { (void)raw.find_matches(query); }));
+    cpu_lookups.push_back(
+        raw.server_cpu_us(20, [&] { (void)raw.lookups_only(query); }));
+  }
+  std::sort(cpu_match.begin(), cpu_match.end());
+  std::sort(cpu_lookups.begin(), cpu_lookups.end());
+  if (cpu_match[2] > 0 && cpu_lookups[2] > 0) {
+    std::printf(
+        "| server CPU per statement: find_matches / the 500 lookups alone | "
+        "%.0f / %.0f µs | the vote adds %.0f%% to the lookups |\n",
+        cpu_match[2], cpu_lookups[2],
+        100.0 * (cpu_match[2] - cpu_lookups[2]) / cpu_lookups[2]);
+  }
 
   for (int threads : {1, 2, 4}) {
     std::vector<std::vector<double>> lat(static_cast<std::size_t>(threads));

@@ -7,12 +7,15 @@ import sys
 from collections import defaultdict
 
 runs = defaultdict(list)
+cpu = defaultdict(list)
 for line in open(sys.argv[1]):
     line = line.strip()
     if not line:
         continue
     r = json.loads(line)
     runs[(r["peer"], r["mode"], r["workers"])].append(r["jobs_per_second"])
+    if "cpu_us_per_job" in r:
+        cpu[(r["peer"], r["mode"], r["workers"])].append(r["cpu_us_per_job"])
 jobs = json.loads(open(sys.argv[1]).readline())["jobs"]
 
 
@@ -60,15 +63,22 @@ for label, ours, theirs, w, target in rows:
         ok = " ok" if a / b >= target and (target > 1 or a > b) else " MISSED"
     print(f"| {label} | {fmt(a)} | {fmt(b)} | {ratio} | {goal}{ok} |")
 
-# db::Worker's overhead over the bare fused loop it runs (target: <= 10%).
-print("\n| threads | fused loop | db::Worker | overhead | target |")
-print("| ---: | ---: | ---: | ---: | --- |")
+# db::Worker's overhead over the bare fused loop it runs (target: <= 10%),
+# by throughput and by the client's CPU per job (all threads: the Worker's
+# timer and listener included).
+print("\n| threads | fused loop | db::Worker | overhead | target "
+      "| client CPU per job: loop / Worker |")
+print("| ---: | ---: | ---: | ---: | --- | ---: |")
 for w in (1, 2, 4):
     a, b = med("soundhash-db", "drain", w), med("soundhash-db", "drain-worker", w)
     if a and b:
         over = (a - b) / a * 100
         ok = "ok" if over <= 10 else "MISSED"
-        print(f"| {w} | {fmt(a)} | {fmt(b)} | {over:.1f}% | <= 10% {ok} |")
+        ca = cpu.get(("soundhash-db", "drain", w))
+        cb = cpu.get(("soundhash-db", "drain-worker", w))
+        c = (f"{statistics.median(ca):.0f} / {statistics.median(cb):.0f} us"
+             if ca and cb else "-")
+        print(f"| {w} | {fmt(a)} | {fmt(b)} | {over:.1f}% | <= 10% {ok} | {c} |")
 
 # Claims of a type with a concurrency limit (never binding) against the same
 # drain without one.

@@ -30,40 +30,52 @@ SELECT q.ord, f.id, f.video_id, f.start_time, f.end_time, f.fingerprint_hash,
 // clip, seconds (float8[], same length); $3: bin width, seconds; $4: limit.
 // hits: each query hash (ord) that occurs in a video, once per offset bin it
 // lands in there (a hash repeated within one bin votes once).
-// bins: votes per (video, bin); best: each video's fullest bin (the earliest
-// on a tie); found: query hashes occurring in each video at all.
+// bins: votes per (video, bin); top: the `limit` videos whose fullest bin
+// has the most votes. Only for those few does `found` count the query
+// hashes occurring in the video at all, and `aligned` pick the fullest bin
+// (the earliest on a tie): every step over all candidates is a hash
+// aggregate, none a sort.
 inline constexpr std::string_view kFindMatches = R"sql(
-WITH hits AS (
+WITH hits AS MATERIALIZED (
   SELECT DISTINCT f.video_id, q.ord,
          round((f.start_time - q.clip_offset) / $3::float8) AS bin
     FROM unnest($1::text[], $2::float8[]) WITH ORDINALITY
            AS q (hash, clip_offset, ord)
     JOIN audio_fingerprints AS f ON f.fingerprint_hash = q.hash
 ),
-bins AS (
+bins AS MATERIALIZED (
   SELECT video_id, bin, count(*) AS votes
     FROM hits
    GROUP BY video_id, bin
 ),
-best AS (
-  SELECT DISTINCT ON (video_id) video_id, bin, votes
+top AS MATERIALIZED (
+  SELECT video_id, max(votes) AS votes
     FROM bins
-   ORDER BY video_id, votes DESC, bin
+   GROUP BY video_id
+   ORDER BY votes DESC, video_id
+   LIMIT $4
 ),
 found AS (
-  SELECT video_id, count(DISTINCT ord) AS hashes
+  SELECT hits.video_id, count(DISTINCT hits.ord) AS hashes
     FROM hits
-   GROUP BY video_id
+    JOIN top USING (video_id)
+   GROUP BY hits.video_id
+),
+aligned AS (
+  SELECT bins.video_id, min(bins.bin) AS bin
+    FROM bins
+    JOIN top ON top.video_id = bins.video_id AND top.votes = bins.votes
+   GROUP BY bins.video_id
 )
-SELECT best.video_id,
-       best.votes AS matched_hashes,
+SELECT top.video_id,
+       top.votes AS matched_hashes,
        found.hashes AS hashes_in_video,
-       best.bin * $3::float8 AS clip_offset,
-       best.votes::float8 / cardinality($1::text[]) AS score
-  FROM best
+       aligned.bin * $3::float8 AS clip_offset,
+       top.votes::float8 / cardinality($1::text[]) AS score
+  FROM top
   JOIN found USING (video_id)
- ORDER BY best.votes DESC, best.video_id
- LIMIT $4
+  JOIN aligned USING (video_id)
+ ORDER BY top.votes DESC, top.video_id
 )sql";
 
 }  // namespace soundhash::db::detail::sql
