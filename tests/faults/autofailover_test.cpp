@@ -95,8 +95,9 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
   // Every job's creation is logged at INFO; the retries (WARN) are the story.
   db::logger().set_level(spdlog::level::warn);
 
-  // The retry budget must outlast a failover: about 18 s of backoff here
-  // (50 ms doubling to 500 ms, 40 attempts) against a window of ~10 s.
+  // The retry budget must outlast a failover: at most about 19 s of backoff
+  // here (50 ms doubling to 500 ms, 40 retries, jitter 0.5) against windows
+  // of 5-10 s (docs/scaling.md).
   db::Config cfg;
   // The formation's URI names no user: the application adds its own.
   const std::string conninfo = uri + "&user=postgres&connect_timeout=2";
