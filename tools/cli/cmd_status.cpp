@@ -10,9 +10,11 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "context.hpp"
 #include "format.hpp"
 #include "json_output.hpp"
 #include "soundhash/db/database.hpp"
@@ -30,6 +32,7 @@ struct ServerInfo {
   std::string database;
   std::string user;
   std::string version;
+  bool in_recovery = false;
 };
 
 // Asked of the server rather than read from the conninfo, so it shows what
@@ -53,6 +56,7 @@ ServerInfo server_info(db::Database& database) {
                     : fmt::format("{} (unix socket)", row[4].as<std::string>());
     info.port = row[3].as<int>();
     info.version = s.read("SHOW server_version").as<std::string>();
+    info.in_recovery = s.read("SELECT pg_is_in_recovery()").as<bool>();
     return info;
   });
 }
@@ -108,6 +112,42 @@ std::string schema_line(int version) {
   return fmt::format("{} (up to date)", version);
 }
 
+// The configured standbys (Config::replica_conninfo), looked at now; a
+// connect timeout of its own unless the conninfo sets one, so a dead host
+// costs seconds, not minutes.
+std::vector<db::ReplicaStatus> replicas(const db::Config& effective) {
+  if (effective.replica_conninfo.empty()) return {};
+  db::Config c = effective;
+  if (c.replica_conninfo.find("connect_timeout") == std::string::npos) {
+    c.replica_conninfo = with_connect_timeout(c.replica_conninfo, 5);
+  }
+  db::Database database{c};
+  return database.replica_status();
+}
+
+std::string replica_line(const db::ReplicaStatus& r) {
+  if (!r.reachable) return "unreachable: " + r.error;
+  return fmt::format(
+      "{}, lag {}, replayed {}", r.standby ? "standby" : "NOT a standby",
+      r.lag ? fmt::format("{} ms", r.lag->count()) : std::string("unknown"),
+      r.replayed.to_string());
+}
+
+Json replicas_json(const std::vector<db::ReplicaStatus>& all) {
+  Json out = Json::array();
+  for (const auto& r : all) {
+    Json j;
+    j["server"] = r.server;
+    j["reachable"] = r.reachable;
+    j["role"] = !r.reachable ? Json() : Json(r.standby ? "standby" : "primary");
+    j["lag_ms"] = r.lag ? Json(r.lag->count()) : Json();
+    j["replayed"] = r.reachable ? Json(r.replayed.to_string()) : Json();
+    j["error"] = r.error.empty() ? Json() : Json(r.error);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 void row(std::string_view key, std::string_view value) {
   fmt::print("  {:<20} {}\n", key, printable(value));
 }
@@ -135,7 +175,9 @@ int print_json(db::Database& database, const Invocation& inv) {
       {"conninfo", cfg.conninfo.empty() ? std::string()
                                         : db::redact_conninfo(cfg.conninfo)},
       {"version", server.version},
+      {"role", server.in_recovery ? "standby" : "primary"},
   };
+  out["replicas"] = replicas_json(replicas(inv.context.effective));
   out["schema"] = {{"version", version},
                    {"latest", all.empty() ? 0 : all.back().version}};
   out["pool"] = {
@@ -255,6 +297,15 @@ int run_status(const Invocation& inv) {
   row("conninfo", cfg.conninfo.empty() ? "(empty: libpq's PG* defaults)"
                                        : db::redact_conninfo(cfg.conninfo));
   row("version", server.version);
+  row("role", server.in_recovery ? "standby" : "primary");
+
+  if (!cfg.replica_conninfo.empty()) {
+    fmt::print("replicas\n");
+    row("conninfo", db::redact_conninfo(cfg.replica_conninfo));
+    for (const auto& r : replicas(inv.context.effective)) {
+      row(r.server, replica_line(r));
+    }
+  }
 
   fmt::print("schema\n");
   row("version", schema_line(version));
@@ -307,7 +358,9 @@ const Command& status_command() {
           "oldest_runnable_seconds null before migration). --watch SECONDS\n"
           "refreshes every SECONDS, one table per refresh: per job type the\n"
           "pending and running jobs, and the jobs per second that completed\n"
-          "or failed for good over the last SECONDS.",
+          "or failed for good over the last SECONDS. With standbys\n"
+          "configured (SOUNDHASH_DB_REPLICA_URL) it shows each: reachable,\n"
+          "role, replication lag and replayed WAL position.",
       .options = kOptions,
       .min_positionals = 0,
       .max_positionals = 0,
