@@ -697,6 +697,46 @@ std::optional<db::MatchCandidate> identify(
 }
 // [end]
 
+// [example: replica-config]
+// Reads on standbys: the primary as before, plus the standbys' conninfo.
+db::Config replica_config() {
+  auto cfg = db::Config::from_env();  // or SOUNDHASH_DB_REPLICA_URL
+  cfg.replica_conninfo = "host=replica1,replica2 dbname=soundhash user=app";
+  cfg.replica_pool_size = 8;                     // per standby
+  cfg.replica_max_lag = std::chrono::seconds(5);  // for every read session
+  return cfg;
+}
+// [end]
+
+// [example: read-session]
+// Matching only reads, and a standby a moment behind answers as well.
+std::vector<db::MatchCandidate> identify_on_standby(
+    db::Database& database, const std::vector<db::QueryHash>& clip) {
+  auto s = database.read_session();
+  return db::VideoRepository{s}.find_matches(clip, 3);
+}
+// [end]
+
+// [example: read-your-writes]
+// A page shown right after an edit must show the edit: the read runs on a
+// standby that has replayed it, else on the primary.
+std::optional<db::Video> rename_then_show(db::Database& database,
+                                          std::string_view video_id) {
+  database.transact([&](db::Session& s) {
+    s.execute("UPDATE videos SET title = $2 WHERE video_id = $1", video_id,
+              "Renamed");
+  });
+  db::ReadOptions mine;
+  mine.after = database.commit_token();  // one round trip, on the primary
+  mine.after_wait = std::chrono::milliseconds(200);
+  return database.read_transact(
+      [&](db::Session& s) {
+        return db::VideoRepository{s}.get_video_by_id(video_id);
+      },
+      mine);
+}
+// [end]
+
 // Six fingerprints of `video` from 10 s on, then the clip of them from 0 s.
 void run_match_example(db::Database& database, std::int64_t video) {
   std::vector<db::NewFingerprint> fps;
@@ -714,6 +754,10 @@ void run_match_example(db::Database& database, std::int64_t video) {
     db::VideoRepository{s}.create_fingerprints_batch(fps);
   });
   const auto found = identify(database, clip);
+  const auto on_standby = identify_on_standby(database, clip);
+  if (on_standby.empty() || on_standby[0].video_id != video) {
+    throw std::runtime_error("identify_on_standby: the clip was not found");
+  }
   if (!found || found->video_id != video || found->offset != 10.0) {
     throw std::runtime_error("identify: the clip was not found at 10 s");
   }
@@ -761,6 +805,13 @@ int run_all() {
   dont_nest(video.id, job_id);
   run_queue_examples(database);
   run_match_example(database, video.id);
+  const auto renamed = rename_then_show(database, "vid_guide");
+  if (!renamed || renamed->title != "Renamed") {
+    throw std::runtime_error("rename_then_show: the edit was not seen");
+  }
+  if (replica_config().replica_pool_size != 8) {
+    throw std::runtime_error("replica_config");
+  }
 
   db::Database other{service_config()};
   db::Database unretried{no_retry_config()};

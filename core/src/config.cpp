@@ -98,6 +98,22 @@ const std::vector<Setting>& settings() {
          c.slow_statement_logs_per_second =
              number<int>(v, w, "a positive integer");
        }},
+      {"SOUNDHASH_DB_REPLICA_URL", "soundhash_replica_url",
+       [](Config& c, std::string_view v, const std::string&) {
+         c.replica_conninfo = v;
+       }},
+      {"SOUNDHASH_DB_REPLICA_POOL_SIZE", "soundhash_replica_pool_size",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.replica_pool_size = number<std::size_t>(v, w, "a positive integer");
+       }},
+      {"SOUNDHASH_DB_REPLICA_MAX_LAG_MS", "soundhash_replica_max_lag_ms",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.replica_max_lag = ms(v, w);
+       }},
+      {"SOUNDHASH_DB_REPLICA_STATUS_TTL_MS", "soundhash_replica_status_ttl_ms",
+       [](Config& c, std::string_view v, const std::string& w) {
+         c.replica_status_ttl = ms(v, w);
+       }},
   };
   return all;
 }
@@ -232,6 +248,15 @@ void Config::take_conninfo_settings() {
 
 void Config::validate() const {
   if (pool_size == 0) throw InvalidArgument("Config.pool_size must be >= 1");
+  if (replica_pool_size == 0)
+    throw InvalidArgument("Config.replica_pool_size must be >= 1");
+  if (replica_max_lag && replica_max_lag->count() < 0)
+    throw InvalidArgument("Config.replica_max_lag must be >= 0");
+  if (replica_status_ttl.count() < 0)
+    throw InvalidArgument("Config.replica_status_ttl must be >= 0");
+  if (replica_conninfo.find('\0') != std::string::npos) {
+    throw InvalidArgument("Config.replica_conninfo contains a NUL byte");
+  }
   if (slow_statement_threshold.count() < 0)
     throw InvalidArgument("Config.slow_statement_threshold must be >= 0");
   if (slow_statement_logs_per_second < 1)

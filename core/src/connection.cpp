@@ -253,6 +253,11 @@ int Connection::server_version() const noexcept {
   return PQserverVersion(conn_);
 }
 
+std::string Connection::parameter_status(const char* name) const {
+  const char* v = PQparameterStatus(conn_, name);
+  return v ? v : "";
+}
+
 std::string Connection::option(std::string_view keyword) const {
   std::string value;
   PQconninfoOption* opts = PQconninfo(conn_);

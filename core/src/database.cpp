@@ -5,8 +5,10 @@
 #include <optional>
 
 #include "slow_log.hpp"
+#include "soundhash/db/detail/connection.hpp"
 #include "soundhash/db/detail/database_access.hpp"
 #include "soundhash/db/detail/pool.hpp"
+#include "soundhash/db/detail/replicas.hpp"
 
 namespace soundhash::db {
 namespace {
@@ -33,11 +35,34 @@ Database::Database(Config config)
       pool_(std::make_unique<detail::Pool>(pool_options(config_))),
       slow_log_(std::make_unique<detail::SlowLog>(
           config_.slow_statement_threshold,
-          config_.slow_statement_logs_per_second)) {}
+          config_.slow_statement_logs_per_second)) {
+  if (!config_.replica_conninfo.empty()) {
+    detail::PoolOptions o = pool_->options();
+    o.max_size = config_.replica_pool_size;
+    replicas_ = std::make_unique<detail::Replicas>(config_.replica_conninfo, o,
+                                                   config_.replica_status_ttl);
+  }
+}
 
 Database::~Database() = default;
 
 PoolStats Database::pool_stats() const { return pool_->stats(); }
+
+PoolStats Database::replica_pool_stats() const {
+  return replicas_ ? replicas_->stats() : PoolStats{};
+}
+
+std::vector<ReplicaStatus> Database::replica_status() {
+  return replicas_ ? replicas_->status() : std::vector<ReplicaStatus>{};
+}
+
+CommitToken Database::commit_token() {
+  return detail::retry_observed("commit_token", config_.retry, observer(), [&] {
+    detail::Lease conn = pool_->acquire();
+    const Result r = conn->exec({"SELECT pg_current_wal_insert_lsn()::text"});
+    return CommitToken::parse(r.one()[0].as<std::string>());
+  });
+}
 
 Database& Database::global() {
   if (auto* db = global_instance.load(std::memory_order_acquire)) return *db;

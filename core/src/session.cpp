@@ -13,6 +13,7 @@
 #include "slow_log.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/detail/pool.hpp"
+#include "soundhash/db/detail/replicas.hpp"
 #include "soundhash/db/log.hpp"
 #include "soundhash/db/observer.hpp"
 
@@ -38,6 +39,18 @@ Session::Session(Database& db, TxOptions options, ForTransact)
       options_(options),
       mode_(Mode::transact),
       uncaught_at_start_(std::uncaught_exceptions()) {}
+
+Session::Session(Database& db, const ReadOptions& read, Kind kind)
+    : Session(db, TxOptions{.isolation = read.isolation, .read_only = true},
+              kind) {
+  read_ = read;
+}
+
+Session::Session(Database& db, const ReadOptions& read, ForTransact t)
+    : Session(db, TxOptions{.isolation = read.isolation, .read_only = true},
+              t) {
+  read_ = read;
+}
 
 Session::~Session() noexcept(false) {
   if (std::uncaught_exceptions() > uncaught_at_start_) {
@@ -469,6 +482,10 @@ void Session::lose_transaction(std::string why) noexcept {
 // ---- The connection -------------------------------------------------------
 
 detail::Connection& Session::connection() {
+  if (conn_) return *conn_;
+  // A read session picks its server for each transaction: a standby that
+  // meets its options, else the primary.
+  if (read_ && db_.replicas()) conn_ = db_.replicas()->acquire(*read_);
   if (!conn_) conn_ = db_.pool().acquire();
   return *conn_;
 }
@@ -480,7 +497,7 @@ void Session::give_back() noexcept {
   if (observer() && !in_doubt && conn_->tx_status() != detail::TxStatus::idle) {
     report_unit(UnitOutcome::rolled_back);
   }
-  db_.pool().release(std::move(conn_));
+  conn_.reset();  // to the pool it came from (the primary's or a standby's)
 }
 
 Observer* Session::observer() const noexcept { return db_.observer(); }

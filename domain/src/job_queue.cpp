@@ -248,18 +248,35 @@ std::vector<std::int64_t> JobRepository::complete_jobs(
   constexpr std::string_view op = "complete_jobs";
   require_batch(op, job_ids, worker_id);
   if (job_ids.empty()) return {};
-  return session_.call(op, [&] {
+  // Reported after the unit's statement, as complete_job does: only the jobs
+  // this call completed, by type (a retried call starts the list afresh).
+  std::vector<std::pair<std::int64_t, std::string>> completed;
+  auto lost = session_.call(op, [&] {
     // A job this worker already completed counts as done: repeating the call
     // after a CommitInDoubt is harmless.
     auto r = session_.execute_final(sql::kCompleteJobs, job_ids, worker_id);
-    auto lost = ids_of(r);
-    if (!lost.empty()) {
+    completed.clear();
+    std::vector<std::int64_t> not_owned;
+    for (const auto& row : r) {
+      if (row[1].as<bool>()) {
+        completed.emplace_back(
+            row[0].as<std::int64_t>(),
+            row[2].as<std::optional<std::string>>().value_or(""));
+      } else {
+        not_owned.push_back(row[0].as<std::int64_t>());
+      }
+    }
+    if (!not_owned.empty()) {
       logger().warn(
           "{}: worker '{}' no longer owned {} of {} jobs; they were left alone",
-          op, worker_id, lost.size(), job_ids.size());
+          op, worker_id, not_owned.size(), job_ids.size());
     }
-    return lost;
+    return not_owned;
   });
+  for (const auto& [id, type] : completed) {
+    detail::report_job(session_, JobChange::completed, type, id);
+  }
+  return lost;
 }
 
 void JobRepository::complete_job(std::int64_t job_id,

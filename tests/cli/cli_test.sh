@@ -170,6 +170,24 @@ expect_usage_error jobs purge --older-than 60 --batch 0
 expect_err "--batch: expected a whole number"
 SOUNDHASH_DB_POOL_SIZE=lots expect_usage_error status
 expect_err "SOUNDHASH_DB_POOL_SIZE"
+# The parser (CLI11) keeps the tool's rules: a flag takes no value, a
+# missing value is named, "--" ends the options, the last repeat wins.
+expect_usage_error jobs retry 1 --force=yes
+expect_err "option '--force' takes no value"
+expect_usage_error status --json --watch
+expect_err "option '--watch' needs a value"
+expect_usage_error jobs enqueue -- video_process
+expect_err "missing TARGET"
+expect_usage_error jobs enqueue video_process -- -dash- extra
+expect_err "unexpected argument 'extra'"
+expect_usage_error jobs list --limit 1 --limit abc
+expect_err "--limit: expected a whole number"
+run jobs list --limit abc --limit 1
+expect_rc 1  # parsed; the schema is not there yet
+expect_err "not migrated"
+run status --version
+expect_rc 0
+expect_out '^soundhash-db [0-9]+\.[0-9]+\.[0-9]+$'
 
 # --- before migrate ----------------------------------------------------------
 

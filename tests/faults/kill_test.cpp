@@ -1,8 +1,11 @@
 // Faults that take connections away: killed backends under load, a COMMIT
 // whose answer is lost, statement timeouts and cancels.
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "ledger.hpp"
 #include "tcp_proxy.hpp"
@@ -144,6 +147,40 @@ TEST(Kill, CommitWhoseAnswerIsLostIsCommitInDoubtNotRetried) {
   EXPECT_TRUE(sh_test::sleeps().empty());
   // The pool replaced the dead connection.
   database.transact([](db::Session& s) { s.execute("SELECT 1"); });
+}
+
+// 8a. The observer hears of that unit once, as in doubt: neither committed
+// nor rolled back, since the library cannot know which it was.
+TEST(Kill, CommitWhoseAnswerIsLostIsObservedAsOneUnitInDoubt) {
+  struct Units : db::Observer {
+    std::mutex m;
+    std::vector<db::UnitOutcome> seen;
+    void on_unit(db::UnitOutcome outcome) noexcept override {
+      std::lock_guard lock(m);
+      seen.push_back(outcome);
+    }
+  };
+  sh_test::Side side;
+  side.exec("CREATE TABLE payments (note text NOT NULL)");
+  sh_test::CommitCutter proxy(std::stoi(conninfo_value("port")));
+  auto units = std::make_shared<Units>();
+  db::Config c = sh_test::config();
+  c.conninfo = "host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+               " user=" + conninfo_value("user") +
+               " dbname=" + conninfo_value("dbname") + " sslmode=disable";
+  c.prepared_statements = false;  // so COMMIT is visible on the wire
+  c.pool_size = 1;
+  c.observer = units;
+  db::Database database{c};
+  EXPECT_THROW(database.transact([&](db::Session& s) {
+    s.execute("INSERT INTO payments VALUES ('pay 100')");
+    proxy.arm();
+  }),
+               db::CommitInDoubt);
+  ASSERT_TRUE(proxy.fired());
+  std::lock_guard lock(units->m);
+  EXPECT_EQ(units->seen,
+            std::vector<db::UnitOutcome>{db::UnitOutcome::in_doubt});
 }
 
 // 8b. The same in an autocommit session, whose write and COMMIT go out in

@@ -5,14 +5,13 @@
 // `promtool check metrics`.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 
+#include "deadlock.hpp"
 #include "soundhash/db/prometheus.hpp"
 #include "test_db.hpp"
 
@@ -169,32 +168,7 @@ TEST_F(Exporter, CountersMoveWithTheWorkloadAndTheExpositionParses) {
   side.exec(
       "CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);"
       "INSERT INTO accounts VALUES (1, 100), (2, 100)");
-  side.exec(
-      "SET deadlock_timeout = '10s'; BEGIN; "
-      "UPDATE accounts SET balance = 0 WHERE id = 2");
-  std::thread unit([&] {
-    database->transact([&](db::Session& s) {
-      s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1");
-      s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 2");
-    });
-  });
-  // Waits for the unit's lock wait in this test's own database (other
-  // tests' waits must not count). On a timeout the side lets go first, so
-  // the thread ends before the test fails.
-  sh_test::Side watcher;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (watcher.count("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity"
-                       " a USING (pid) WHERE NOT l.granted"
-                       " AND a.datname = current_database()") == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      side.exec("ROLLBACK");
-      unit.join();
-      FAIL() << "the unit never waited for the side's row lock";
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  side.exec("UPDATE accounts SET balance = 0 WHERE id = 1; COMMIT");
-  unit.join();
+  ASSERT_GE(sh_test::deadlock_retried_unit(*database, side), 2);
   const std::string third = scrape(server.port());
   // At least one: under load a re-run can take row 1 before the side's
   // woken UPDATE does and deadlock again; every one is counted under 40P01.

@@ -3,13 +3,13 @@
 // connection). The slow-statement log is here too: it times the same places.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "deadlock.hpp"
 #include "repo_fixture.hpp"
 #include "test_db.hpp"
 
@@ -161,39 +161,10 @@ TEST_F(ObserverTest, ARepositoryCallIsReportedUnderItsMethodName) {
 // (the side waits longer before it looks for deadlocks), its failure and the
 // retry carry SQLSTATE 40P01, and the re-run commits.
 TEST_F(ObserverTest, ADeadlockRetryCarriesItsSqlstate) {
-  side.exec(
-      "SET deadlock_timeout = '10s'; BEGIN; "
-      "UPDATE accounts SET balance = 0 WHERE id = 2");
-  std::atomic<int> attempts{0};
-  std::thread unit([&] {
-    database.transact([&](db::Session& s) {
-      ++attempts;
-      s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1");
-      s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 2");
-    });
-  });
-  // Waits for the unit's lock wait in this test's own database (other
-  // tests' waits must not count). On a timeout the side lets go first, so
-  // the thread ends before the test fails.
-  sh_test::Side watcher;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (watcher.count("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity"
-                       " a USING (pid) WHERE NOT l.granted"
-                       " AND a.datname = current_database()") == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      side.exec("ROLLBACK");
-      unit.join();
-      FAIL() << "the unit never waited for the side's row lock";
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  // Blocks until the library's backend, detecting the cycle first, aborts.
-  side.exec("UPDATE accounts SET balance = 0 WHERE id = 1; COMMIT");
-  unit.join();
+  const int n = sh_test::deadlock_retried_unit(database, side);
   // Usually one deadlock. Rarely the re-run takes row 1 again before the
   // side's woken UPDATE does and is the victim once more: every attempt but
   // the last is then a 40P01 retry, reported as such.
-  const int n = attempts.load();
   ASSERT_GE(n, 2);
   EXPECT_EQ(side.count("SELECT balance FROM accounts WHERE id = 1"), 1);
 
@@ -325,6 +296,46 @@ TEST_F(ObserverTest, CompleteAndClaimNextReportsBoth) {
   EXPECT_EQ(rec->jobs[0].job_type, "fingerprint");
   EXPECT_EQ(rec->jobs[1].change, db::JobChange::claimed);
   EXPECT_EQ(rec->jobs[1].id, second);
+}
+
+// The batch form reports what it completed, by type, like complete_job: not
+// the job it no longer owned, and nothing when repeated (already completed).
+TEST_F(ObserverTest, CompleteJobsReportsEachCompletedJob) {
+  side.exec("DROP TABLE accounts");
+  db::migrate(database);
+  auto s = database.autocommit_session();
+  db::JobRepository jobs{s};
+  db::NewJob fp;
+  fp.job_type = "fingerprint";
+  fp.target_id = "v1";
+  db::NewJob dl = fp;
+  dl.job_type = "download";
+  const auto a = jobs.create_job(fp).id;
+  const auto b = jobs.create_job(dl).id;
+  fp.target_id = "v2";
+  const auto other = jobs.create_job(fp).id;
+  ASSERT_TRUE(jobs.claim_next_job({"fingerprint"}, "w"));
+  ASSERT_TRUE(jobs.claim_next_job({"download"}, "w"));
+  ASSERT_TRUE(jobs.claim_next_job({"fingerprint"}, "someone-else"));
+  rec->clear();
+
+  const auto lost = jobs.complete_jobs({a, b, other}, "w");
+  EXPECT_EQ(lost, std::vector<std::int64_t>{other});
+  {
+    std::lock_guard lock(rec->m);
+    ASSERT_EQ(rec->jobs.size(), 2u);
+    std::map<std::int64_t, std::string> completed;
+    for (const auto& e : rec->jobs) {
+      EXPECT_EQ(e.change, db::JobChange::completed);
+      completed[e.id] = e.job_type;
+    }
+    EXPECT_EQ(completed, (std::map<std::int64_t, std::string>{
+                             {a, "fingerprint"}, {b, "download"}}));
+  }
+  rec->clear();
+  EXPECT_TRUE(jobs.complete_jobs({a, b}, "w").empty());
+  std::lock_guard lock(rec->m);
+  EXPECT_TRUE(rec->jobs.empty());
 }
 
 // Slow statements: logged at WARN with the call's name, the SQL text and

@@ -118,3 +118,22 @@ TEST(Config, BadConninfoSettingNamesTheKey) {
         << err.what();
   }
 }
+
+TEST(Config, ReplicaSettingsFromEnv) {
+  Env e;
+  e.set("SOUNDHASH_DB_REPLICA_URL", "host=r1,r2 port=5433 dbname=d");
+  e.set("SOUNDHASH_DB_REPLICA_POOL_SIZE", "3");
+  e.set("SOUNDHASH_DB_REPLICA_STATUS_TTL_MS", "250");
+  e.set("SOUNDHASH_DB_REPLICA_MAX_LAG_MS", "1500");
+  const auto c = db::Config::from_env();
+  EXPECT_EQ(c.replica_conninfo, "host=r1,r2 port=5433 dbname=d");
+  EXPECT_EQ(c.replica_pool_size, 3u);
+  EXPECT_EQ(c.replica_status_ttl, 250ms);
+  EXPECT_EQ(c.replica_max_lag, 1500ms);
+  db::Config zero;
+  zero.replica_pool_size = 0;
+  EXPECT_THROW(zero.validate(), db::InvalidArgument);
+  EXPECT_EQ(db::Config{}.replica_conninfo, "");
+  EXPECT_EQ(db::Config{}.replica_status_ttl, 1000ms);
+  EXPECT_FALSE(db::Config{}.replica_max_lag.has_value());
+}

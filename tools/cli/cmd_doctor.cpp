@@ -13,6 +13,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "context.hpp"
 #include "format.hpp"
 #include "soundhash/db/database.hpp"
 
@@ -49,7 +50,20 @@ struct Findings {
   bool has_jobs = false;
   std::optional<bool> one_active_index_valid;  // absent: not installed
   std::int64_t duplicate_keys = 0;
+  // The configured standbys (Config::replica_conninfo), looked at now.
+  std::vector<db::ReplicaStatus> replicas;
 };
+
+std::vector<db::ReplicaStatus> look_at_replicas(const db::Config& effective) {
+  if (effective.replica_conninfo.empty()) return {};
+  db::Config c = effective;
+  // A dead standby costs seconds, not the OS's TCP timeout.
+  if (c.replica_conninfo.find("connect_timeout") == std::string::npos) {
+    c.replica_conninfo = with_connect_timeout(c.replica_conninfo, 5);
+  }
+  db::Database database{c};
+  return database.replica_status();
+}
 
 Findings examine(db::Database& database) {
   Findings f;
@@ -149,6 +163,32 @@ std::vector<std::string> warnings(const Findings& f, const db::Config& cfg) {
         "CONCURRENTLY failed, usually on duplicates): drop it, resolve the "
         "duplicates, create it again");
   }
+  if (!f.replicas.empty()) {
+    const bool any_standby =
+        std::any_of(f.replicas.begin(), f.replicas.end(),
+                    [](const auto& r) { return r.reachable && r.standby; });
+    if (!any_standby) {
+      w.push_back(
+          "replicas are configured (SOUNDHASH_DB_REPLICA_URL) but none is a "
+          "reachable standby: read sessions all run on the primary");
+    }
+    for (const auto& r : f.replicas) {
+      if (!r.reachable) {
+        w.push_back(
+            fmt::format("replica {} is unreachable: {}", r.server, r.error));
+      } else if (!r.standby) {
+        w.push_back(fmt::format(
+            "replica {} is not a standby (promoted?): read sessions skip it",
+            r.server));
+      } else if (cfg.replica_max_lag && r.lag &&
+                 *r.lag > *cfg.replica_max_lag) {
+        w.push_back(fmt::format(
+            "replica {} lags {} ms, over replica_max_lag {} ms: bounded read "
+            "sessions skip it",
+            r.server, r.lag->count(), cfg.replica_max_lag->count()));
+      }
+    }
+  }
   if (f.tcp && !f.loopback && !f.ssl) {
     w.push_back("the connection is not encrypted (add sslmode=require)");
   }
@@ -158,6 +198,7 @@ std::vector<std::string> warnings(const Findings& f, const db::Config& cfg) {
 int run_doctor(const Invocation& inv) {
   db::Database database{inv.context.effective};
   Findings f = examine(database);
+  f.replicas = look_at_replicas(inv.context.effective);
 
   std::sort(f.round_trips.begin(), f.round_trips.end());
   const auto median = f.round_trips[f.round_trips.size() / 2];
@@ -176,6 +217,15 @@ int run_doctor(const Invocation& inv) {
                      "processing_jobs_one_active_idx"
                    : "one per (type, target) for creators that take the lock "
                      "row only (no unique index)");
+  }
+  for (const auto& r : f.replicas) {
+    fmt::print("replica      {} {}\n", r.server,
+               !r.reachable ? "unreachable"
+               : r.standby
+                   ? fmt::format("standby, lag {}",
+                                 r.lag ? fmt::format("{} ms", r.lag->count())
+                                       : std::string("unknown"))
+                   : std::string("not a standby"));
   }
   fmt::print("settings\n");
   for (const auto& name : kSettings) {
@@ -204,7 +254,11 @@ const Command& doctor_command() {
           "trip of 20 'SELECT 1' reads (min/median/max), shows the server\n"
           "settings the library's behaviour depends on and whether SSL is in\n"
           "use, and warns about risky ones (lock_timeout or\n"
-          "statement_timeout 0, ...). Exits 0 when it could check (warnings\n"
+          "statement_timeout 0, ...). With standbys configured\n"
+          "(SOUNDHASH_DB_REPLICA_URL) it shows each and warns when none is\n"
+          "a reachable standby or one lags past "
+          "SOUNDHASH_DB_REPLICA_MAX_LAG_MS.\n"
+          "Exits 0 when it could check (warnings\n"
           "included) and 3 when it cannot connect.",
       .options = {},
       .min_positionals = 0,

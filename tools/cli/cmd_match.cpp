@@ -19,6 +19,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "format.hpp"
+#include "json_output.hpp"
 #include "schema_hint.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/models.hpp"
@@ -79,24 +80,6 @@ std::vector<db::QueryHash> read_query(std::istream& in,
   return query;
 }
 
-// A JSON string: quotes, backslashes and control characters escaped (the
-// server's text is valid UTF-8, which JSON takes as it is).
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out += fmt::format("\\u{:04x}", u);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 struct Named {
   std::string video_id;
   std::optional<std::string> title;
@@ -144,17 +127,23 @@ int run_match(const Invocation& inv) {
   const auto& [candidates, names] = found;
 
   if (json) {
+    // One candidate per line, as it always was, so that a long list reads
+    // well in a terminal and still parses as one array.
     fmt::print("[");
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       const auto& c = candidates[i];
       const auto& n = names.at(c.video_id);
-      fmt::print(
-          "{}{{\"rank\":{},\"id\":{},\"video_id\":{},\"title\":{},"
-          "\"matched_hashes\":{},\"hashes_in_video\":{},\"offset\":{},"
-          "\"score\":{}}}",
-          i ? ",\n " : "", i + 1, c.video_id, json_string(n.video_id),
-          n.title ? json_string(*n.title) : "null", c.matched_hashes,
-          c.hashes_in_video, c.offset, c.score);
+      const Json candidate = {
+          {"rank", i + 1},
+          {"id", c.video_id},
+          {"video_id", n.video_id},
+          {"title", n.title ? Json(*n.title) : nullptr},
+          {"matched_hashes", c.matched_hashes},
+          {"hashes_in_video", c.hashes_in_video},
+          {"offset", json_number(c.offset)},
+          {"score", json_number(c.score)},
+      };
+      fmt::print("{}{}", i ? ",\n " : "", json_dump(candidate));
     }
     fmt::print("]\n");
     return kExitOk;

@@ -10,10 +10,13 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "context.hpp"
 #include "format.hpp"
+#include "json_output.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/errors.hpp"
 #include "soundhash/db/job_repository.hpp"
@@ -29,6 +32,7 @@ struct ServerInfo {
   std::string database;
   std::string user;
   std::string version;
+  bool in_recovery = false;
 };
 
 // Asked of the server rather than read from the conninfo, so it shows what
@@ -52,6 +56,7 @@ ServerInfo server_info(db::Database& database) {
                     : fmt::format("{} (unix socket)", row[4].as<std::string>());
     info.port = row[3].as<int>();
     info.version = s.read("SHOW server_version").as<std::string>();
+    info.in_recovery = s.read("SELECT pg_is_in_recovery()").as<bool>();
     return info;
   });
 }
@@ -107,6 +112,42 @@ std::string schema_line(int version) {
   return fmt::format("{} (up to date)", version);
 }
 
+// The configured standbys (Config::replica_conninfo), looked at now; a
+// connect timeout of its own unless the conninfo sets one, so a dead host
+// costs seconds, not minutes.
+std::vector<db::ReplicaStatus> replicas(const db::Config& effective) {
+  if (effective.replica_conninfo.empty()) return {};
+  db::Config c = effective;
+  if (c.replica_conninfo.find("connect_timeout") == std::string::npos) {
+    c.replica_conninfo = with_connect_timeout(c.replica_conninfo, 5);
+  }
+  db::Database database{c};
+  return database.replica_status();
+}
+
+std::string replica_line(const db::ReplicaStatus& r) {
+  if (!r.reachable) return "unreachable: " + r.error;
+  return fmt::format(
+      "{}, lag {}, replayed {}", r.standby ? "standby" : "NOT a standby",
+      r.lag ? fmt::format("{} ms", r.lag->count()) : std::string("unknown"),
+      r.replayed.to_string());
+}
+
+Json replicas_json(const std::vector<db::ReplicaStatus>& all) {
+  Json out = Json::array();
+  for (const auto& r : all) {
+    Json j;
+    j["server"] = r.server;
+    j["reachable"] = r.reachable;
+    j["role"] = !r.reachable ? Json() : Json(r.standby ? "standby" : "primary");
+    j["lag_ms"] = r.lag ? Json(r.lag->count()) : Json();
+    j["replayed"] = r.reachable ? Json(r.replayed.to_string()) : Json();
+    j["error"] = r.error.empty() ? Json() : Json(r.error);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 void row(std::string_view key, std::string_view value) {
   fmt::print("  {:<20} {}\n", key, printable(value));
 }
@@ -125,48 +166,52 @@ int print_json(db::Database& database, const Invocation& inv) {
   const auto counts = job_counts(database, version);
   const auto all = db::migrations();
   const db::Config& cfg = inv.context.configured;
-  std::string out = "{";
-  out += fmt::format(
-      R"("server":{{"host":{},"port":{},"database":{},"user":{},)"
-      R"("conninfo":{},"version":{}}},)",
-      json_string(server.host), server.port, json_string(server.database),
-      json_string(server.user),
-      json_string(cfg.conninfo.empty() ? std::string()
-                                       : db::redact_conninfo(cfg.conninfo)),
-      json_string(server.version));
-  out += fmt::format(R"("schema":{{"version":{},"latest":{}}},)", version,
-                     all.empty() ? 0 : all.back().version);
-  out += fmt::format(
-      R"("pool":{{"pool_size":{},"acquire_timeout_ms":{},)"
-      R"("ping_after_idle_ms":{},"prepared_statements":{},)"
-      R"("retry":{{"max_retries":{},"initial_delay_ms":{},"max_delay_ms":{},)"
-      R"("multiplier":{},"jitter":{}}}}},)",
-      cfg.pool_size, cfg.acquire_timeout.count(), cfg.ping_after_idle.count(),
-      cfg.prepared_statements, cfg.retry.max_retries,
-      cfg.retry.initial_delay.count(), cfg.retry.max_delay.count(),
-      cfg.retry.multiplier, cfg.retry.jitter);
-  if (!counts) {
-    out += R"("jobs":null,"oldest_runnable_seconds":null})";
-  } else {
-    out += R"("jobs":{)";
+  Json out;
+  out["server"] = {
+      {"host", server.host},
+      {"port", server.port},
+      {"database", server.database},
+      {"user", server.user},
+      {"conninfo", cfg.conninfo.empty() ? std::string()
+                                        : db::redact_conninfo(cfg.conninfo)},
+      {"version", server.version},
+      {"role", server.in_recovery ? "standby" : "primary"},
+  };
+  out["replicas"] = replicas_json(replicas(inv.context.effective));
+  out["schema"] = {{"version", version},
+                   {"latest", all.empty() ? 0 : all.back().version}};
+  out["pool"] = {
+      {"pool_size", cfg.pool_size},
+      {"acquire_timeout_ms", cfg.acquire_timeout.count()},
+      {"ping_after_idle_ms", cfg.ping_after_idle.count()},
+      {"prepared_statements", cfg.prepared_statements},
+      {"retry",
+       {{"max_retries", cfg.retry.max_retries},
+        {"initial_delay_ms", cfg.retry.initial_delay.count()},
+        {"max_delay_ms", cfg.retry.max_delay.count()},
+        {"multiplier", json_number(cfg.retry.multiplier)},
+        {"jitter", json_number(cfg.retry.jitter)}}},
+  };
+  out["jobs"] = nullptr;
+  out["oldest_runnable_seconds"] = nullptr;
+  if (counts) {
     std::int64_t total = 0;
     for (auto status : db::job_status::all) {
       auto it = counts->find(std::string(status));
       const std::int64_t n = it == counts->end() ? 0 : it->second;
       total += n;
-      out += fmt::format("{}:{},", json_string(status), n);
+      out["jobs"][std::string(status)] = n;
     }
-    out += fmt::format(R"("total":{}}},)", total);
-    std::optional<double> wait;
+    out["jobs"]["total"] = total;
     try {
-      wait = oldest_runnable_seconds(database);
+      if (const auto wait = oldest_runnable_seconds(database)) {
+        out["oldest_runnable_seconds"] = json_number(*wait);
+      }
     } catch (const db::ProgrammingError& e) {
       if (e.sqlstate() != "42703") throw;
     }
-    out += fmt::format(R"("oldest_runnable_seconds":{}}})",
-                       wait ? fmt::format("{:.3f}", *wait) : "null");
   }
-  fmt::print("{}\n", out);
+  print_json_line(stdout, out);
   return kExitOk;
 }
 
@@ -252,6 +297,15 @@ int run_status(const Invocation& inv) {
   row("conninfo", cfg.conninfo.empty() ? "(empty: libpq's PG* defaults)"
                                        : db::redact_conninfo(cfg.conninfo));
   row("version", server.version);
+  row("role", server.in_recovery ? "standby" : "primary");
+
+  if (!cfg.replica_conninfo.empty()) {
+    fmt::print("replicas\n");
+    row("conninfo", db::redact_conninfo(cfg.replica_conninfo));
+    for (const auto& r : replicas(inv.context.effective)) {
+      row(r.server, replica_line(r));
+    }
+  }
 
   fmt::print("schema\n");
   row("version", schema_line(version));
@@ -304,7 +358,9 @@ const Command& status_command() {
           "oldest_runnable_seconds null before migration). --watch SECONDS\n"
           "refreshes every SECONDS, one table per refresh: per job type the\n"
           "pending and running jobs, and the jobs per second that completed\n"
-          "or failed for good over the last SECONDS.",
+          "or failed for good over the last SECONDS. With standbys\n"
+          "configured (SOUNDHASH_DB_REPLICA_URL) it shows each: reachable,\n"
+          "role, replication lag and replayed WAL position.",
       .options = kOptions,
       .min_positionals = 0,
       .max_positionals = 0,

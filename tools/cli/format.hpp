@@ -29,10 +29,6 @@ std::string micros(std::chrono::nanoseconds d);
 /// A duration to the second, compact: "45s", "4m05s", "2h03m", "3d04h".
 std::string age(double seconds);
 
-/// `text` as a JSON string literal, quotes included (control characters,
-/// quotes and backslashes escaped; other bytes as they are).
-std::string json_string(std::string_view text);
-
 /// A plain-text table with a header row; columns are as wide as their widest
 /// cell. Right-aligned columns are for numbers.
 class Table {

@@ -25,6 +25,7 @@
 #include "soundhash/db/pipeline.hpp"
 #include "soundhash/db/pool_stats.hpp"
 #include "soundhash/db/queue_observer.hpp"
+#include "soundhash/db/read_options.hpp"
 #include "soundhash/db/repositories.hpp"
 #include "soundhash/db/result.hpp"
 #include "soundhash/db/retry.hpp"

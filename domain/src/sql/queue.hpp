@@ -93,13 +93,18 @@ SELECT (SELECT o.status FROM processing_jobs o WHERE o.id = $1),
 
 // Returns the ids not completed by this call and not already completed by
 // this worker (a repeat after CommitInDoubt finds its jobs done).
+// One row per job: (id, true, type) for each job this call completed, and
+// (id, false, NULL) for each the worker no longer owned.
 inline constexpr std::string_view kCompleteJobs = R"sql(
 WITH changed AS (
   UPDATE processing_jobs j
      SET status = 'completed', completed_at = now(), progress = 100
    WHERE j.id = ANY ($1) AND j.status = 'running' AND j.locked_by = $2
-  RETURNING j.id)
-SELECT k.id
+  RETURNING j.id, j.job_type)
+SELECT c.id, true, c.job_type
+  FROM changed c
+UNION ALL
+SELECT k.id, false, NULL
   FROM unnest($1::bigint[]) k (id)
   LEFT JOIN processing_jobs o ON o.id = k.id
  WHERE k.id NOT IN (SELECT id FROM changed)

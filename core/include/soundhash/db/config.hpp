@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,19 @@ struct Config {
   /// At most this many slow-statement lines a second; the rest are counted
   /// and their number logged with the next line.
   int slow_statement_logs_per_second = 10;
+  /// libpq connection string of the standbys that Database::read_session()
+  /// reads from; it may list several hosts (`host=a,b port=5432,5433` or
+  /// `postgresql://a:5432,b:5433/db`), each used on its own. Empty: read
+  /// sessions run on the primary.
+  std::string replica_conninfo;
+  /// Most connections opened to each standby (a pool per standby).
+  std::size_t replica_pool_size = 10;
+  /// The max_lag of read sessions whose ReadOptions set none; unset: any
+  /// lag will do. `soundhash-db doctor` warns about a standby behind it.
+  std::optional<std::chrono::milliseconds> replica_max_lag;
+  /// How long a standby's measured lag and replay position, or its being
+  /// unreachable, are believed before they are looked at again.
+  std::chrono::milliseconds replica_status_ttl{1000};
   /// Receives the library's events (see observer.hpp); none by default.
   /// Kept alive by the Database, which calls it from the threads it runs on.
   std::shared_ptr<Observer> observer;
@@ -50,7 +64,10 @@ struct Config {
   /// SOUNDHASH_DB_RETRY_MAX_DELAY_MS, SOUNDHASH_DB_RETRY_MULTIPLIER,
   /// SOUNDHASH_DB_RETRY_JITTER, SOUNDHASH_DB_PREPARED_STATEMENTS
   /// (0/1/true/false), SOUNDHASH_DB_SLOW_STATEMENT_MS,
-  /// SOUNDHASH_DB_SLOW_STATEMENT_LOGS_PER_SECOND. A malformed value throws
+  /// SOUNDHASH_DB_SLOW_STATEMENT_LOGS_PER_SECOND,
+  /// SOUNDHASH_DB_REPLICA_URL (replica_conninfo),
+  /// SOUNDHASH_DB_REPLICA_POOL_SIZE, SOUNDHASH_DB_REPLICA_MAX_LAG_MS,
+  /// SOUNDHASH_DB_REPLICA_STATUS_TTL_MS. A malformed value throws
   /// InvalidArgument naming the variable. Settings in the conninfo (see
   /// take_conninfo_settings) override the environment.
   static Config from_env();

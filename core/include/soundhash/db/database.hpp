@@ -10,9 +10,11 @@
 
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "soundhash/db/config.hpp"
 #include "soundhash/db/pool_stats.hpp"
+#include "soundhash/db/read_options.hpp"
 #include "soundhash/db/retry.hpp"
 #include "soundhash/db/session.hpp"
 #include "soundhash/db/types.hpp"
@@ -21,6 +23,7 @@ namespace soundhash::db {
 
 namespace detail {
 class Pool;
+class Replicas;
 class SlowLog;
 struct DatabaseAccess;
 }  // namespace detail
@@ -79,6 +82,52 @@ class Database {
         });
   }
 
+  /// A scoped session whose transactions are READ ONLY and run on a standby
+  /// of Config::replica_conninfo that meets `options` (lag, replayed
+  /// token), or on the primary when none is configured, reachable or
+  /// qualifies. The server is chosen when the session takes a connection.
+  /// Without options.max_lag, Config::replica_max_lag applies.
+  /// A write through it is refused by the server (Error, SQLSTATE 25006).
+  ///
+  ///   auto s = database.read_session();
+  ///   db::VideoRepository videos{s};
+  ///   auto hits = videos.find_matches(clip, 10);
+  [[nodiscard]] Session read_session(ReadOptions options = {}) {
+    if (!options.max_lag) options.max_lag = config_.replica_max_lag;
+    return Session(*this, options, Session::Kind::scoped);
+  }
+  /// transact() for a read-only unit routed as read_session(options): on a
+  /// transient failure (a standby lost, a recovery conflict) the whole unit
+  /// runs again, and is routed again, so it may move to the primary.
+  template <class F>
+  auto read_transact(F&& fn, ReadOptions options = {})
+      -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
+    using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
+    if (!options.max_lag) options.max_lag = config_.replica_max_lag;
+    return detail::retry_observed(
+        "read_transact", config_.retry, observer(), [&]() -> R {
+          Session s(*this, options, Session::ForTransact{});
+          if constexpr (std::is_void_v<R>) {
+            fn(s);
+            s.commit_unit();
+          } else {
+            R r = fn(s);
+            s.commit_unit();
+            return r;
+          }
+        });
+  }
+  /// A token at least as new as every unit committed on the primary before
+  /// this call (its current WAL insert position): one round trip on the
+  /// primary. Pass it as ReadOptions::after to read your own writes.
+  [[nodiscard]] CommitToken commit_token();
+  /// The standbys' pools' counters, summed over the standbys (all zero when
+  /// none is configured).
+  [[nodiscard]] PoolStats replica_pool_stats() const;
+  /// Looks at every configured standby now: reachable, role, lag (one round
+  /// trip each). Empty when none is configured.
+  [[nodiscard]] std::vector<ReplicaStatus> replica_status();
+
   /// Forwards to the domain's `migrate(Database&)` (migrations.hpp), which
   /// defines it: migrating SoundHash's schema is not the core's business.
   [[deprecated("use soundhash::db::migrate(database)")]] int migrate();
@@ -105,11 +154,16 @@ class Database {
   friend class Session;
   friend struct detail::DatabaseAccess;  // the pool, for tests
   [[nodiscard]] detail::Pool& pool() noexcept { return *pool_; }
+  /// The standbys, or null when none is configured.
+  [[nodiscard]] detail::Replicas* replicas() noexcept {
+    return replicas_.get();
+  }
   [[nodiscard]] detail::SlowLog& slow_log() noexcept { return *slow_log_; }
 
   Config config_;
   std::unique_ptr<detail::Pool> pool_;
   std::unique_ptr<detail::SlowLog> slow_log_;
+  std::unique_ptr<detail::Replicas> replicas_;
 };
 
 /// `Database::global().session()`: one session to share between

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,7 @@
 
 #include "soundhash/db/detail/lease.hpp"
 #include "soundhash/db/detail/params.hpp"
+#include "soundhash/db/read_options.hpp"
 #include "soundhash/db/result.hpp"
 #include "soundhash/db/retry.hpp"
 #include "soundhash/db/types.hpp"
@@ -223,6 +225,10 @@ class Session {
   int backend_pid();
   /// The Database this session draws its connection from.
   [[nodiscard]] Database& database() const noexcept { return db_; }
+  /// The ReadOptions of a read session (Database::read_session), else null.
+  [[nodiscard]] const ReadOptions* read_options() const noexcept {
+    return read_ ? &*read_ : nullptr;
+  }
   /// The isolation level and access mode of this session's transactions.
   [[nodiscard]] const TxOptions& options() const noexcept { return options_; }
   /// How the session ends on a normal scope exit.
@@ -252,6 +258,10 @@ class Session {
   struct ForTransact {};
   Session(Database& db, TxOptions options, Kind kind);
   Session(Database& db, TxOptions options, ForTransact);
+  /// A read session (Database::read_session, read_transact): READ ONLY,
+  /// its connection taken from a standby that meets `read` if one does.
+  Session(Database& db, const ReadOptions& read, Kind kind);
+  Session(Database& db, const ReadOptions& read, ForTransact);
 
   /// Who ends the transaction, and how: the public Kind, plus a
   /// Database::transact unit (which commits it itself, forbids commit() and
@@ -409,6 +419,7 @@ class Session {
   Mode mode_;
   int uncaught_at_start_;
   detail::Lease conn_;
+  std::optional<ReadOptions> read_;  // set in a read session
   // The thread running a call or commit()/rollback(), if any.
   std::atomic<const void*> owner_{nullptr};
   Tx tx_ = Tx::clean;

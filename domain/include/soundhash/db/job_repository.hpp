@@ -140,6 +140,7 @@ class JobRepository {
   void complete_job(std::int64_t job_id, std::string_view worker_id);
   /// Completes `job_ids` in one statement; returns the ids this worker no
   /// longer owned (those are left alone; empty when all were completed).
+  /// A QueueObserver hears `completed` for each job this call completed.
   [[nodiscard]] std::vector<std::int64_t> complete_jobs(
       const std::vector<std::int64_t>& job_ids, std::string_view worker_id);
   /// complete_job(job_id) and claim_next_job(job_types) in one statement and

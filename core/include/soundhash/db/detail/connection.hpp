@@ -103,6 +103,9 @@ class Connection {
   /// The value libpq uses for connection option `keyword` (e.g.
   /// "keepalives"); empty if none.
   [[nodiscard]] std::string option(std::string_view keyword) const;
+  /// A parameter the server reports (PQparameterStatus), e.g.
+  /// "in_hot_standby"; "" when it reports no such parameter.
+  [[nodiscard]] std::string parameter_status(const char* name) const;
 
   /// What must be undone before another user may have this connection: the
   /// strongest need of the statements run on it (classify_sql) since the
