@@ -2,8 +2,8 @@
 // as one JSON line in the same shape as bench/graphile/peer.cjs, so the two
 // can be compared row by row.
 //
-//   soundhash_queue_peer --conninfo "host=... dbname=bench" --mode drain \
-//       --jobs 20000 --workers 4
+//   soundhash_queue_peer --conninfo "host=... dbname=bench" --mode drain
+//       --jobs 20000 --workers 4     (one command line)
 //
 // Modes (the job table is emptied first; only the named phase is timed):
 //   insert-one      N create_job calls, one at a time (autocommit session)

@@ -73,6 +73,9 @@ inline constexpr NamedStatement kCatalog[] = {
     {"set_type_limit", kSetTypeLimit},
     {"clear_type_limit", kClearTypeLimit},
     {"list_type_limits", kListTypeLimits},
+    {"set_key_limit", kSetKeyLimit},
+    {"clear_key_limit", kClearKeyLimit},
+    {"list_key_limits", kListKeyLimits},
     // claims.hpp
     {"claim_next_job_of_type", kClaimNextJobOfType},
     {"claim_next_job_of_types", kClaimNextJobOfTypes},
