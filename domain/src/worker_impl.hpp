@@ -23,7 +23,15 @@ struct Worker::Impl {
   using Clock = std::chrono::steady_clock;
 
   // What a handler's run came to.
-  enum class Outcome { kCompleted, kFailed, kReleased, kLost };
+  // kFailedAfterCompleteIn: the handler threw after complete_in, so whether
+  // its unit committed (and the job with it) is not known here.
+  enum class Outcome {
+    kCompleted,
+    kFailed,
+    kFailedAfterCompleteIn,
+    kReleased,
+    kLost
+  };
 
   // A thread's job in hand, as the timer sees it.
   struct Slot {

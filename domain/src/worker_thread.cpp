@@ -68,6 +68,17 @@ void Worker::Impl::thread_main(int index) {
           jobs.fail_job(id, me, error, options.backoff);
           ++failed;
           break;
+        case Outcome::kFailedAfterCompleteIn:
+          // Failing the attempt is right either way: had the handler's unit
+          // committed, the job would no longer be running under this worker
+          // and fail_job would change nothing.
+          try {
+            jobs.fail_job(id, me, error, options.backoff);
+            ++failed;
+          } catch (const JobNotOwned&) {
+            ++completed;  // its own completion committed before it threw
+          }
+          break;
         case Outcome::kReleased:
           (void)jobs.release_jobs({id}, me);
           ++released;
@@ -125,7 +136,9 @@ Worker::Impl::Outcome Worker::Impl::run_handler(int index,
     error = "unknown exception";
   }
   if (context.lost_) return Outcome::kLost;
-  if (context.completed_) return Outcome::kCompleted;  // threw after it
+  // complete_in ran, but its unit need not have committed: a throw inside
+  // the unit rolls it back, and a COMMIT that fails or is in doubt throws.
+  if (context.completed_) return Outcome::kFailedAfterCompleteIn;
   // Gave up because the worker is stopping: the job did not fail.
   if (context.deadline_passed_) return Outcome::kReleased;
   return Outcome::kFailed;

@@ -262,6 +262,49 @@ TEST_F(WorkerTest, CompleteInCommitsWithTheHandlersOwnWrites) {
   EXPECT_NE(row(id).find("completed"), std::string::npos) << row(id);
 }
 
+// complete_in inside a unit that then rolls back must not leave the job
+// completed without the unit's writes: the attempt fails and runs again.
+TEST_F(WorkerTest, AUnitThatRollsBackAfterCompleteInFailsTheAttempt) {
+  const auto id = jobs.create_job(job("rolled-back")).id;
+  side.exec("CREATE TABLE effect_of_job (id bigint)");
+  auto o = fast(1);
+  o.until_idle = true;
+  db::Worker worker{database, o};
+  worker.on("fp", [](db::JobContext& c) {
+    c.database().transact([&](db::Session& unit) {
+      unit.execute("INSERT INTO effect_of_job VALUES ($1)", c.job().id);
+      c.complete_in(unit);
+      if (c.job().attempts == 1) throw std::runtime_error("after complete_in");
+    });
+  });
+  const auto stats = worker.run();
+  EXPECT_EQ(stats.failed, 1);
+  EXPECT_EQ(stats.completed, 1);
+  EXPECT_EQ(side.count("SELECT count(*) FROM effect_of_job"), 1);
+  EXPECT_EQ(side.count("SELECT attempts FROM processing_jobs WHERE id = " +
+                       std::to_string(id) + " AND status = 'completed'"),
+            2);
+}
+
+// A handler whose unit committed with complete_in and that throws afterwards
+// leaves the job completed, once, and is counted as completed.
+TEST_F(WorkerTest, AThrowAfterACommittedCompleteInKeepsTheJobCompleted) {
+  const auto id = jobs.create_job(job("committed")).id;
+  auto o = fast(1);
+  o.until_idle = true;
+  db::Worker worker{database, o};
+  worker.on("fp", [](db::JobContext& c) {
+    c.database().transact([&](db::Session& unit) { c.complete_in(unit); });
+    throw std::runtime_error("after the unit committed");
+  });
+  const auto stats = worker.run();
+  EXPECT_EQ(stats.completed, 1);
+  EXPECT_EQ(stats.failed, 0);
+  EXPECT_EQ(side.count("SELECT attempts FROM processing_jobs WHERE id = " +
+                       std::to_string(id) + " AND status = 'completed'"),
+            1);
+}
+
 TEST_F(WorkerTest, BadOptionsAndLateHandlersAreRefused) {
   auto bad = fast(0);
   EXPECT_THROW(db::Worker(database, bad), db::InvalidArgument);
