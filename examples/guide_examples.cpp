@@ -702,7 +702,7 @@ std::optional<db::MatchCandidate> identify(
 db::Config replica_config() {
   auto cfg = db::Config::from_env();  // or SOUNDHASH_DB_REPLICA_URL
   cfg.replica_conninfo = "host=replica1,replica2 dbname=soundhash user=app";
-  cfg.replica_pool_size = 8;                     // per standby
+  cfg.replica_pool_size = 8;                      // per standby
   cfg.replica_max_lag = std::chrono::seconds(5);  // for every read session
   return cfg;
 }

@@ -54,17 +54,6 @@ struct Findings {
   std::vector<db::ReplicaStatus> replicas;
 };
 
-std::vector<db::ReplicaStatus> look_at_replicas(const db::Config& effective) {
-  if (effective.replica_conninfo.empty()) return {};
-  db::Config c = effective;
-  // A dead standby costs seconds, not the OS's TCP timeout.
-  if (c.replica_conninfo.find("connect_timeout") == std::string::npos) {
-    c.replica_conninfo = with_connect_timeout(c.replica_conninfo, 5);
-  }
-  db::Database database{c};
-  return database.replica_status();
-}
-
 Findings examine(db::Database& database) {
   Findings f;
   // Its own session, not transact: a connection failure should be reported

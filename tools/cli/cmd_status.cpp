@@ -112,19 +112,6 @@ std::string schema_line(int version) {
   return fmt::format("{} (up to date)", version);
 }
 
-// The configured standbys (Config::replica_conninfo), looked at now; a
-// connect timeout of its own unless the conninfo sets one, so a dead host
-// costs seconds, not minutes.
-std::vector<db::ReplicaStatus> replicas(const db::Config& effective) {
-  if (effective.replica_conninfo.empty()) return {};
-  db::Config c = effective;
-  if (c.replica_conninfo.find("connect_timeout") == std::string::npos) {
-    c.replica_conninfo = with_connect_timeout(c.replica_conninfo, 5);
-  }
-  db::Database database{c};
-  return database.replica_status();
-}
-
 std::string replica_line(const db::ReplicaStatus& r) {
   if (!r.reachable) return "unreachable: " + r.error;
   return fmt::format(
@@ -177,7 +164,7 @@ int print_json(db::Database& database, const Invocation& inv) {
       {"version", server.version},
       {"role", server.in_recovery ? "standby" : "primary"},
   };
-  out["replicas"] = replicas_json(replicas(inv.context.effective));
+  out["replicas"] = replicas_json(look_at_replicas(inv.context.effective));
   out["schema"] = {{"version", version},
                    {"latest", all.empty() ? 0 : all.back().version}};
   out["pool"] = {
@@ -302,7 +289,7 @@ int run_status(const Invocation& inv) {
   if (!cfg.replica_conninfo.empty()) {
     fmt::print("replicas\n");
     row("conninfo", db::redact_conninfo(cfg.replica_conninfo));
-    for (const auto& r : replicas(inv.context.effective)) {
+    for (const auto& r : look_at_replicas(inv.context.effective)) {
       row(r.server, replica_line(r));
     }
   }

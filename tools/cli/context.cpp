@@ -7,6 +7,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "soundhash/db/database.hpp"
 
 namespace soundhash::cli {
 namespace {
@@ -92,6 +95,16 @@ void setup_logging(bool verbose) {
   logger->set_pattern("soundhash-db: [%l] %v");
   logger->set_level(verbose ? spdlog::level::info : spdlog::level::off);
   spdlog::register_logger(logger);
+}
+
+std::vector<db::ReplicaStatus> look_at_replicas(const db::Config& effective) {
+  if (effective.replica_conninfo.empty()) return {};
+  db::Config c = effective;
+  if (c.replica_conninfo.find("connect_timeout") == std::string::npos) {
+    c.replica_conninfo = with_connect_timeout(c.replica_conninfo, 5);
+  }
+  db::Database database{c};
+  return database.replica_status();
 }
 
 }  // namespace soundhash::cli

@@ -5,9 +5,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "args.hpp"
 #include "soundhash/db/config.hpp"
+#include "soundhash/db/read_options.hpp"
 
 namespace soundhash::cli {
 
@@ -40,6 +42,11 @@ Context make_context(const Globals& globals);
 /// Adds connect_timeout to `conninfo`, URI or key=value form, so that it
 /// overrides any connect_timeout already there.
 std::string with_connect_timeout(const std::string& conninfo, int seconds);
+
+/// The standbys of `effective.replica_conninfo`, looked at now (empty when
+/// none is configured), with a connect timeout of their own unless the
+/// conninfo sets one, so a dead host costs seconds, not minutes.
+std::vector<db::ReplicaStatus> look_at_replicas(const db::Config& effective);
 
 /// Registers the library's "soundhash.db" logger on stderr: off unless
 /// `verbose` (its failure lines would repeat what the tool reports itself),

@@ -42,9 +42,9 @@ RETURNING id
 // A job whose attempt ran past its timeout (NewJob::timeout) is not kept
 // alive: the heartbeat ends the attempt as fail_job does (back to pending
 // after the backoff while retries remain, else failed) and records the
-// timeout in its error history. $5, $6: the backoff as for kRescueStaleJobs. The two updates' conditions exclude each other, so one
-// statement changes the row at most once. The row ends with the number of
-// jobs timed out (0 or 1).
+// timeout in its error history. $5, $6: the backoff as for kRescueStaleJobs.
+// The two updates' conditions exclude each other, so one statement changes the
+// row at most once. The row ends with the number of jobs timed out (0 or 1).
 inline constexpr std::string_view kHeartbeat = R"sql(
 WITH timed_out AS (
   UPDATE processing_jobs j

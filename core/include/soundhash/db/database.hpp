@@ -67,19 +67,7 @@ class Database {
   template <class F>
   auto transact(F&& fn, TxOptions options = {})
       -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
-    using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
-    return detail::retry_observed(
-        "transact", config_.retry, observer(), [&]() -> R {
-          Session s(*this, options, Session::ForTransact{});
-          if constexpr (std::is_void_v<R>) {
-            fn(s);
-            s.commit_unit();
-          } else {
-            R r = fn(s);
-            s.commit_unit();
-            return r;
-          }
-        });
+    return run_unit("transact", options, fn);
   }
 
   /// A scoped session whose transactions are READ ONLY and run on a standby
@@ -102,20 +90,8 @@ class Database {
   template <class F>
   auto read_transact(F&& fn, ReadOptions options = {})
       -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
-    using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
     if (!options.max_lag) options.max_lag = config_.replica_max_lag;
-    return detail::retry_observed(
-        "read_transact", config_.retry, observer(), [&]() -> R {
-          Session s(*this, options, Session::ForTransact{});
-          if constexpr (std::is_void_v<R>) {
-            fn(s);
-            s.commit_unit();
-          } else {
-            R r = fn(s);
-            s.commit_unit();
-            return r;
-          }
-        });
+    return run_unit("read_transact", options, fn);
   }
   /// A token at least as new as every unit committed on the primary before
   /// this call (its current WAL insert position): one round trip on the
@@ -159,6 +135,27 @@ class Database {
     return replicas_.get();
   }
   [[nodiscard]] detail::SlowLog& slow_log() noexcept { return *slow_log_; }
+
+  // transact() and read_transact(): `fn` in one unit, committed, the whole
+  // unit run again on a transient failure; `options` is TxOptions or
+  // ReadOptions (Session routes by its type).
+  template <class Options, class F>
+  auto run_unit(const char* operation, const Options& options, F& fn)
+      -> std::remove_cvref_t<std::invoke_result_t<F&, Session&>> {
+    using R = std::remove_cvref_t<std::invoke_result_t<F&, Session&>>;
+    return detail::retry_observed(
+        operation, config_.retry, observer(), [&]() -> R {
+          Session s(*this, options, Session::ForTransact{});
+          if constexpr (std::is_void_v<R>) {
+            fn(s);
+            s.commit_unit();
+          } else {
+            R r = fn(s);
+            s.commit_unit();
+            return r;
+          }
+        });
+  }
 
   Config config_;
   std::unique_ptr<detail::Pool> pool_;
