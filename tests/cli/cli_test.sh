@@ -881,6 +881,29 @@ run jobs show "$pid"
 expect_rc 0
 expect_out "^status +cancelled$"
 expect_out "^no failed attempts recorded$"
+# A timeout and a concurrency key given at enqueue are stored and shown.
+run jobs enqueue k_type k1 --timeout 90 --key chan7
+expect_rc 0
+kid=$(sed -n 's/^created job \([0-9]*\)$/\1/p' "$out")
+checks=$((checks + 1))
+[ "$(sql "SELECT timeout_ms, concurrency_key FROM processing_jobs WHERE id = $kid")" = "90000|chan7" ] ||
+  fail "job $kid lacks its timeout or key"
+run jobs show "$kid"
+expect_rc 0
+expect_out "^timeout +90 s$"
+expect_out "^key +chan7$"
+run jobs show "$sid"
+expect_out "^timeout +-$"
+expect_out "^key +-$"
+expect_usage_error jobs enqueue k_type k2 --timeout 0
+expect_err "--timeout"
+expect_usage_error jobs enqueue k_type k2 --key ''
+expect_err "--key: 1 to 255 bytes"
+expect_usage_error jobs enqueue k_type k2 --key "$(printf 'k%.0s' {1..256})"
+expect_err "--key: 1 to 255 bytes"
+checks=$((checks + 1))
+[ "$(sql "SELECT count(*) FROM processing_jobs WHERE target_id = 'k2'")" = 0 ] ||
+  fail "a job with a bad --timeout or --key was created"
 run jobs show 999999
 expect_rc 1
 expect_one_error_line

@@ -1,6 +1,6 @@
 // `soundhash-db jobs enqueue TYPE TARGET`: create a job unless one of that
 // type and target is already pending or running, optionally with a priority,
-// a retry budget and a delay.
+// a retry budget, a delay, a timeout and a concurrency key.
 
 #include <fmt/format.h>
 
@@ -30,6 +30,10 @@ constexpr OptionSpec kOptions[] = {
      "not claimed before SECONDS from now (default 0)"},
     {"--max-retries", "", "N",
      "how often a failure sends it back to pending (default 3)"},
+    {"--timeout", "", "SECONDS",
+     "fail an attempt that runs longer than SECONDS (default: no limit)"},
+    {"--key", "", "KEY",
+     "what the type's per-key concurrency limit counts by (1-255 bytes)"},
 };
 
 // A year: far enough for any delay, near enough to catch a typo.
@@ -53,6 +57,16 @@ db::NewJob new_job(const ParsedArgs& args) {
   if (auto v = args.value("--delay")) {
     job.delay =
         std::chrono::seconds(parse_integer(*v, "--delay", 0, kMaxDelaySeconds));
+  }
+  if (auto v = args.value("--timeout")) {
+    job.timeout = std::chrono::seconds(
+        parse_integer(*v, "--timeout", 1, kMaxDelaySeconds));
+  }
+  if (auto v = args.value("--key")) {
+    if (v->empty() || v->size() > 255) {
+      throw UsageError("--key: 1 to 255 bytes");
+    }
+    job.concurrency_key = *v;
   }
   return job;
 }
@@ -93,15 +107,18 @@ const Command& jobs_enqueue_command() {
       .name = "jobs enqueue",
       .synopsis =
           "TYPE TARGET [--params JSON] [--priority N] [--delay SECONDS] "
-          "[--max-retries N]",
+          "[--max-retries N] [--timeout SECONDS] [--key KEY]",
       .summary = "create a job unless one is already pending or running",
       .description =
           "Creates a pending job of TYPE for TARGET (e.g. video_process\n"
           "vid123) unless a job of that type and target is already pending\n"
           "or running; race-free against other processes doing the same.\n"
-          "--priority, --delay and --max-retries apply to a job this command\n"
-          "creates; an existing job is left as it is. Prints \"created job\n"
-          "N\" or \"job N already pending\" (or running); both exit 0.",
+          "--priority, --delay, --max-retries, --timeout and --key apply to a\n"
+          "job this command creates; an existing job is left as it is. With\n"
+          "--key, a per-key limit of TYPE (limits set TYPE --per-key N) "
+          "counts\n"
+          "the job under KEY. Prints \"created job N\" or \"job N already\n"
+          "pending\" (or running); both exit 0.",
       .options = kOptions,
       .min_positionals = 2,
       .max_positionals = 2,

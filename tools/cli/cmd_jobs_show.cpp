@@ -27,6 +27,13 @@ std::string or_dash(const std::optional<db::Timestamp>& t) {
   return t ? iso8601_utc(*t) : "-";
 }
 
+// Exact: whole seconds as such, anything else in milliseconds.
+std::string timeout_text(const std::optional<std::int64_t>& ms) {
+  if (!ms) return "-";
+  if (*ms % 1000 == 0) return fmt::format("{} s", *ms / 1000);
+  return fmt::format("{} ms", *ms);
+}
+
 void print_job(const db::ProcessingJob& j) {
   const std::pair<std::string_view, std::string> fields[] = {
       {"id", std::to_string(j.id)},
@@ -37,6 +44,8 @@ void print_job(const db::ProcessingJob& j) {
       {"current_step", or_dash(j.current_step)},
       {"parameters", or_dash(j.parameters)},
       {"priority", std::to_string(j.priority)},
+      {"timeout", timeout_text(j.timeout_ms)},
+      {"key", or_dash(j.concurrency_key)},
       {"attempts", std::to_string(j.attempts)},
       {"retries", fmt::format("{} of {}", j.retry_count, j.max_retries)},
       {"created_at", iso8601_utc(j.created_at)},
