@@ -47,15 +47,20 @@ std::string quoted(std::string_view v) {
 }
 
 // The measuring query: the replayed position (text LSN or NULL), whether
-// the standby has replayed all it has received, and the age of the last
-// replayed commit in milliseconds (NULL when unknown or not a standby).
-// Caught up means no lag, so an idle primary does not make an idle standby
-// look behind. Behind, the age of the last replayed commit overstates the lag
-// when the primary was idle before the WAL now waiting (refresh() bounds it
-// by the last time the standby was seen caught up).
+// the standby is caught up, and the age of the last replayed commit in
+// milliseconds (NULL when unknown or not a standby). Caught up means no lag,
+// so an idle primary does not make an idle standby look behind; it takes a
+// WAL receiver that is streaming (its status reads NULL to a role without
+// pg_read_all_stats: a running receiver then counts), since a standby cut
+// off from its primary has also replayed all it received. Behind, the age of
+// the last replayed commit overstates the lag when the primary was idle before
+// the WAL now waiting (refresh() bounds it by the last time the standby was
+// seen caught up).
 constexpr const char* kMeasure =
     "SELECT pg_last_wal_replay_lsn()::text, "
-    "pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(), "
+    "pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() "
+    "AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver "
+    "WHERE coalesce(status, 'streaming') = 'streaming'), "
     "CASE WHEN pg_is_in_recovery() THEN greatest(0, (extract(epoch FROM "
     "clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000))::bigint "
     "END";

@@ -73,4 +73,53 @@ class ReplayPause {
   bool paused_ = true;
 };
 
+/// Cuts the standby off from its primary for its lifetime: an empty
+/// primary_conninfo stops the WAL receiver (reloaded, no restart). The
+/// standby's own setting (pg_basebackup -R) is put back afterwards.
+class ReplicationCut {
+ public:
+  ReplicationCut() : standby_(standby_conninfo("postgres")) {
+    conninfo_ = standby_.value("SHOW primary_conninfo");
+    set("");
+    wait_for_receiver(false);
+  }
+  ~ReplicationCut() { restore(); }
+  void restore() {
+    if (!cut_) return;
+    cut_ = false;
+    set(conninfo_);
+    wait_for_receiver(true);
+  }
+
+ private:
+  void set(const std::string& value) {
+    std::string literal = "'";
+    for (char c : value) {
+      if (c == '\'') literal += '\'';
+      literal += c;
+    }
+    // ALTER SYSTEM takes no parameters and runs outside a transaction.
+    standby_.exec("ALTER SYSTEM SET primary_conninfo = " + literal + "'");
+    standby_.exec("SELECT pg_reload_conf()");
+  }
+  void wait_for_receiver(bool streaming) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const std::string want = streaming ? "t" : "f";
+    while (standby_.value("SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver "
+                          "WHERE status = 'streaming')") != want) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error(streaming
+                                     ? "the WAL receiver did not come back"
+                                     : "the WAL receiver did not stop");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  Side standby_;
+  std::string conninfo_;
+  bool cut_ = true;
+};
+
 }  // namespace sh_test

@@ -254,6 +254,38 @@ TEST_F(Replica, AWriteAfterAnIdlePeriodIsNotReadAsLongLag) {
   EXPECT_TRUE(on_standby(s)) << "lag taken as the age of the last commit";
 }
 
+TEST_F(Replica, AStandbyCutOffFromItsPrimaryIsNotReadAsCaughtUp) {
+  // Cut off, a standby has replayed all it received, as a caught-up one has;
+  // only its WAL receiver tells them apart.
+  db::Database database{config(0ms)};
+  db::ReadOptions bounded;
+  bounded.max_lag = 2s;  // see MaxLagSkipsAPausedStandbyAndIdleIsNotLag
+  {
+    auto s = database.read_session(bounded);
+    EXPECT_TRUE(on_standby(s));
+  }
+  sh_test::ReplicationCut cut;
+  database.transact([](db::Session& s) {
+    s.execute("INSERT INTO notes (body) VALUES ('unseen')");
+  });
+  std::this_thread::sleep_for(2500ms);
+  {
+    auto s = database.read_session(bounded);
+    EXPECT_FALSE(on_standby(s)) << "a cut-off standby was read as caught up";
+    EXPECT_EQ(s.read("SELECT count(*) FROM notes").one()[0].as<std::int64_t>(),
+              1);
+  }
+  const auto status = database.replica_status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_TRUE(status[0].reachable);
+  ASSERT_TRUE(status[0].lag.has_value());
+  EXPECT_GT(*status[0].lag, 2s);
+  cut.restore();
+  sh_test::wait_replayed();
+  auto s = database.read_session(bounded);
+  EXPECT_TRUE(on_standby(s));
+}
+
 TEST_F(Replica, LagIsMeasuredAtMostOncePerTtl) {
   db::Database database{config(60000ms)};
   db::ReadOptions bounded;
