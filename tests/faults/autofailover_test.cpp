@@ -131,6 +131,10 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
   wopt.heartbeat_every = 300ms;
   wopt.stale_after = 3s;
   wopt.rescue_every = 500ms;
+  // A job a kill strands is rescued after stale_after and then waits its
+  // backoff; the default (10 s doubling, full jitter) could leave a job
+  // rescued in two kills waiting up to 40 s, longer than the drain below.
+  wopt.backoff = {.initial = 200ms, .max = 2s, .jitter = 1.0};
   db::Worker worker{database, wopt};
   worker.on("af_job", [](db::JobContext& job) {
     job.database().transact([&](db::Session& s) {
@@ -246,6 +250,20 @@ TEST(AutoFailover, KillAndSwitchoverLoseNothing) {
                      "'af_job' AND status <> 'completed'") > 0 &&
          Clock::now() < drain_deadline) {
     std::this_thread::sleep_for(100ms);
+  }
+  if (Clock::now() >= drain_deadline) {
+    // What is left, and why it is not being claimed.
+    std::printf("drain unfinished after 60 s:\n%s\n",
+                check
+                    .value("SELECT coalesce(string_agg(format('job %s %s "
+                           "attempts %s retries %s run_at in %s locked_by %s "
+                           "heartbeat %s ago', id, status, attempts, "
+                           "retry_count, run_at - now(), locked_by, now() - "
+                           "heartbeat_at), E'\\n' ORDER BY id), '') FROM "
+                           "processing_jobs WHERE job_type = 'af_job' AND "
+                           "status <> 'completed'")
+                    .c_str());
+    std::fflush(stdout);
   }
   if (Clock::now() >= drain_deadline && std::getenv("SOUNDHASH_AF_HOLD")) {
     std::printf("drain stalled; holding 300 s for a debugger (pid %d)\n",
