@@ -136,6 +136,35 @@ TEST_F(KeyLimits, ClaimsPassOverAKeyAtItsLimit) {
   EXPECT_EQ(jobs.claim_jobs({"dl"}, "w7", 10).size(), 3u) << "no limit";
 }
 
+// Claims of one type decide each key under a lock of that key alone: a claim
+// of another key never waits for an open claim, one of the same key does and
+// then counts it. (Through the server function the claim statements call;
+// lock_timeout turns a wait into an error.)
+TEST_F(KeyLimits, ClaimsOfDifferentKeysRunSideBySide) {
+  add("dl", 4, {"ch1", "ch2"});  // claim order: ch1, ch2, ch1, ch2
+  jobs.set_key_limit("dl", 1);
+  const std::string claim =
+      "UPDATE processing_jobs SET status = 'running', started_at = now(), "
+      "locked_by = 'side' WHERE id = ANY ((SELECT "
+      "soundhash_lock_keyed_jobs('{dl}', 1))::bigint[]) RETURNING "
+      "concurrency_key";
+  sh_test::Side a;
+  a.exec("BEGIN");
+  ASSERT_EQ(a.value(claim), "ch1");  // not committed yet
+  sh_test::Side b;
+  b.exec("SET lock_timeout = '5s'");
+  EXPECT_EQ(b.value(claim), "ch2") << "a claim of ch2 waited for one of ch1";
+  // The next runnable job is ch1's second: its claim waits for the open one.
+  sh_test::Side c;
+  c.exec("SET lock_timeout = '200ms'");
+  EXPECT_THROW(c.value(claim), std::runtime_error);
+  a.exec("COMMIT");
+  // Now it counts ch1's running job, and ch2's: both keys are full.
+  EXPECT_EQ(c.value("SELECT cardinality(soundhash_lock_keyed_jobs('{dl}', 1))"),
+            "0");
+  EXPECT_EQ(running_by_key("dl"), "ch1:1,ch2:1");
+}
+
 TEST_F(KeyLimits, SeveralTypesAndTypeLimitsCombine) {
   add("dl", 4, {"a", "b"});
   add("fp", 3, {std::nullopt});

@@ -26,8 +26,8 @@ TEST(Migrations, ApplyOnceAndRecord) {
   db::Database database{sh_test::config()};
   EXPECT_EQ(db::schema_version(database), 0);
   const int applied = db::migrate(database);
-  EXPECT_EQ(applied, 15);
-  EXPECT_EQ(db::schema_version(database), 15);
+  EXPECT_EQ(applied, 16);
+  EXPECT_EQ(db::schema_version(database), 16);
   EXPECT_EQ(db::migrate(database), 0) << "migrate() must be idempotent";
   sh_test::Side side;
   EXPECT_EQ(side.value("SELECT string_agg(version::text || ':' || name, ',' "
@@ -39,7 +39,8 @@ TEST(Migrations, ApplyOnceAndRecord) {
             "9:creation that yields to a unique active index,"
             "10:match index,11:periodic jobs,12:concurrency limits,"
             "13:cancellation timeouts and error history,"
-            "14:schedule timeouts,15:concurrency limits per key");
+            "14:schedule timeouts,15:concurrency limits per key,"
+            "16:per-key limits decided per key");
   for (const char* table : {"channels", "videos", "audio_fingerprints",
                             "match_results", "processing_jobs"}) {
     EXPECT_EQ(side.value(std::string("SELECT to_regclass('") + table +
@@ -90,9 +91,9 @@ TEST(Migrations, EightProcessesAtOnceApplyEachMigrationExactlyOnce) {
     ASSERT_LT(WEXITSTATUS(status), 100) << "a child failed";
     total += WEXITSTATUS(status);
   }
-  EXPECT_EQ(total, 15) << "each migration applied exactly once in all";
+  EXPECT_EQ(total, 16) << "each migration applied exactly once in all";
   sh_test::Side side;
-  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 15);
+  EXPECT_EQ(side.count("SELECT count(*) FROM soundhash_schema_migrations"), 16);
 }
 
 // A database that stopped at version 2 (jobs already in it) gets the work

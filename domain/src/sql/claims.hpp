@@ -30,10 +30,10 @@
 // locked until the claim commits, harmlessly: every other claim of that type is
 // waiting for the limit row meanwhile. An unlimited type's claim locks nothing
 // more.
-// Per-key limits (schema/0015): a claim of types one of which has a key
-// limit (the EXISTS probe, an index lookup in a small table) takes
-// soundhash_lock_keyed_jobs instead, which locks the types' limit rows and
-// walks their runnable jobs past the keys at their limit; COALESCE evaluates
+// Per-key limits (schema/0015, 0016): a claim of types one of which has a
+// key limit (the EXISTS probe, an index lookup in a small table) takes
+// soundhash_lock_keyed_jobs instead, which takes the types' rooms and walks
+// their runnable jobs, deciding each key under an advisory lock of its own; COALESCE evaluates
 // the plain walk only when that function was not called, so a claim of
 // types without key limits keeps its plan. The one-job claims spell out LIMIT
 // 1: with a parameter there, the generic plan of the prepared statement looks
