@@ -26,6 +26,15 @@
 //                   the type limited to W running per key (set_key_limit):
 //                   a limit that never binds, so the run measures what a
 //                   key-limited type's claim costs
+//   drain-beside-limited
+//                   as drain, while 2 more threads work a second type,
+//                   "heavy", limited to 1 running (set_type_limit): each
+//                   claims a heavy job, holds it 2 ms, completes it, and
+//                   tries again 1 ms after a claim the limit refused; only
+//                   the drain of "bench" is timed and counted
+//   drain-beside-unlimited
+//                   the same with "heavy" unlimited: beside the row above,
+//                   what a busy limited type costs the claims of others
 //   drain-worker    as drain, through db::Worker: W threads, a no-op handler,
 //                   until_idle (its timer heartbeats and rescues as usual)
 //   drain-bare      not the library: the issue's "bare one-statement-per-job
@@ -41,6 +50,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -108,7 +118,7 @@ long drain(db::Database& d, const std::string& mode, int w) {
   const std::string me = "bench:" + std::to_string(w);
   long done = 0;
   if (mode == "drain" || mode == "drain-async" || mode == "drain-limited" ||
-      mode == "drain-keyed") {
+      mode == "drain-keyed" || mode.starts_with("drain-beside-")) {
     for (auto j = q.claim_next_job(kTypes, me); j;
          j = q.complete_job_and_claim_next(j->id, me, kTypes)) {
       ++done;
@@ -131,6 +141,22 @@ long drain(db::Database& d, const std::string& mode, int w) {
     }
   }
   return done;
+}
+
+// drain-beside-*: works "heavy" jobs until `stop`, as described above.
+void work_heavy(db::Database& d, int w, const std::atomic<bool>& stop) {
+  auto s = d.autocommit_session();
+  db::JobRepository q{s};
+  const std::string me = "heavy:" + std::to_string(w);
+  const std::vector<std::string> heavy = {"heavy"};
+  while (!stop) {
+    if (auto j = q.claim_next_job(heavy, me)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      q.complete_job(j->id, me);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
 }
 
 // drain-worker: the runtime around the same fused loop.
@@ -187,7 +213,8 @@ int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   db::Config cfg;
   cfg.conninfo = o.conninfo;
-  cfg.pool_size = std::max(o.workers + 1, 2);  // drain-worker: its timer
+  // drain-worker: its timer; drain-beside-*: 2 heavy threads.
+  cfg.pool_size = o.workers + 3;
 #ifdef SOUNDHASH_BENCH_PROMETHEUS
   auto metrics = std::make_shared<db::PrometheusMetrics>();
   if (o.observe == "prometheus") cfg.observer = metrics;
@@ -218,6 +245,31 @@ int main(int argc, char** argv) try {
     }
     if (o.mode == "drain-keyed") {
       db::JobRepository{s}.set_key_limit("bench", o.workers);
+    }
+    if (o.mode.starts_with("drain-beside-")) {
+      std::vector<db::NewJob> heavy(10000);
+      for (std::size_t i = 0; i < heavy.size(); ++i) {
+        heavy[i].job_type = "heavy";
+        heavy[i].target_id = "h" + std::to_string(i);
+      }
+      db::JobRepository{s}.create_jobs_batch(heavy);
+      if (o.mode == "drain-beside-limited") {
+        db::JobRepository{s}.set_type_limit("heavy", 1);
+      }
+    }
+  }
+  std::atomic<bool> heavy_stop{false};
+  std::vector<std::thread> heavy_threads;
+  if (o.mode.starts_with("drain-beside-")) {
+    for (int w = 0; w < 2; ++w) {
+      heavy_threads.emplace_back([&, w] {
+        try {
+          work_heavy(d, w, heavy_stop);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "soundhash_queue_peer: heavy: %s\n", e.what());
+          std::_Exit(1);
+        }
+      });
     }
   }
 
@@ -292,6 +344,8 @@ int main(int argc, char** argv) try {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
+  heavy_stop = true;
+  for (auto& t : heavy_threads) t.join();
   if (done != o.jobs) {
     throw std::runtime_error("processed " + std::to_string(done) + " of " +
                              std::to_string(o.jobs) + " jobs");

@@ -80,11 +80,28 @@ for w in (1, 2, 4):
              if ca and cb else "-")
         print(f"| {w} | {fmt(a)} | {fmt(b)} | {over:.1f}% | <= 10% {ok} | {c} |")
 
-# Claims of a type with a concurrency limit (never binding) against the same
-# drain without one.
-print("\n| threads | unlimited type | limited type | limited/unlimited |")
-print("| ---: | ---: | ---: | ---: |")
+# Claims of a type with a concurrency limit, and of a type with per-key
+# limits (64 keys), both never binding, against the same drain without one.
+print("\n| threads | unlimited type | limited type | limited/unlimited "
+      "| key-limited type | keyed/unlimited |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: |")
 for w in (1, 2, 4):
-    a, b = med("soundhash-db", "drain", w), med("soundhash-db", "drain-limited", w)
-    if a and b:
-        print(f"| {w} | {fmt(a)} | {fmt(b)} | {b / a:.2f}x |")
+    a = med("soundhash-db", "drain", w)
+    b = med("soundhash-db", "drain-limited", w)
+    k = med("soundhash-db", "drain-keyed", w)
+    if a:
+        lr = f"{b / a:.2f}x" if b else "-"
+        kr = f"{k / a:.2f}x" if k else "-"
+        print(f"| {w} | {fmt(a)} | {fmt(b)} | {lr} | {fmt(k)} | {kr} |")
+
+# The drain of an unlimited type beside 2 threads working a second type,
+# limited to 1 running or not: what a busy limited type costs other types.
+rows = [(w, med("soundhash-db", "drain-beside-unlimited", w),
+         med("soundhash-db", "drain-beside-limited", w)) for w in (1, 2, 4)]
+if any(a and b for _, a, b in rows):
+    print("\n| threads | beside an unlimited type | beside a limited type "
+          "| ratio |")
+    print("| ---: | ---: | ---: | ---: |")
+    for w, a, b in rows:
+        if a and b:
+            print(f"| {w} | {fmt(a)} | {fmt(b)} | {b / a:.2f}x |")

@@ -123,5 +123,21 @@ int main(int argc, char** argv) {
     std::printf("| %d | %.0f | %.0f | %.2f | %.0f | %.3f |\n", threads, p, s,
                 s / p, l, l / s);
   }
+  // The spread across rounds: a difference inside it is noise.
+  std::printf(
+      "\n| threads | primary min-max | standby min-max "
+      "| standby + max_lag min-max |\n");
+  std::printf("| ---: | ---: | ---: | ---: |\n");
+  for (int threads : {1, 2, 4}) {
+    auto range = [&](Mode m) {
+      const auto& v = results[{threads, m}];
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      return std::to_string(static_cast<long>(*lo)) + "-" +
+             std::to_string(static_cast<long>(*hi));
+    };
+    std::printf("| %d | %s | %s | %s |\n", threads,
+                range(Mode::primary).c_str(), range(Mode::replica).c_str(),
+                range(Mode::replica_max_lag).c_str());
+  }
   return 0;
 }
