@@ -7,13 +7,13 @@
 namespace sh_test {
 
 /// Runs one database.transact that updates rows 1 then 2 of `accounts`
-/// (id int PRIMARY KEY, balance int), while `side` holds row 2 and then asks
-/// for row 1. The side waits 10 s before it looks for deadlocks, so the
-/// library's backend finds the cycle and its unit is the victim: it fails
-/// with 40P01, is retried and commits. Returns how many attempts the unit
-/// took: usually 2; more when a re-run takes row 1 again before the side's
-/// woken UPDATE does and is the victim once more. Records a test failure and
-/// returns 0 when the unit never waited for the side's lock (within 60 s).
+/// (id int PRIMARY KEY, balance int), while `side` holds row 2 and asks for
+/// row 1 after the unit took it and before the unit asks for row 2. The side
+/// waits 10 s before it looks for deadlocks, the unit's backend 1 s after
+/// the cycle is whole, so the unit is the victim: it fails with 40P01, is
+/// retried and commits. Returns how many attempts the unit took (2); records
+/// a test failure and returns 0 when the side never waited (within 60 s) or
+/// either side threw.
 int deadlock_retried_unit(soundhash::db::Database& database, Side& side);
 
 }  // namespace sh_test
