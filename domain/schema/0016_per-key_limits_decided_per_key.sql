@@ -17,6 +17,40 @@
 -- LOCKED passes over a locked job. It locks a candidate job (SKIP LOCKED)
 -- before deciding the job's key, so claims do not queue up behind the key of
 -- a job another claim has already taken.
+--
+-- A claim of one type walks its pending jobs a page of 32 at a time: a loop
+-- over a query without a LIMIT is planned to read them all, and the planner
+-- then sometimes sorted every pending job of the type on every claim.
+--
+-- Counts of running jobs read the running jobs first (a MATERIALIZED CTE,
+-- through migration 7's index of running jobs) and filter them after. Asked
+-- for one type's running jobs directly, the planner could take the index on
+-- (job_type, target_id, status) and read every job of the type ever kept: a
+-- generic plan of soundhash_claim_room's count did, and limited types
+-- drained at a third of their speed in some runs and not in others.
+
+-- Migration 12's room of a type, with its count as described above.
+CREATE OR REPLACE FUNCTION soundhash_claim_room(p_type text, p_want integer,
+                                                p_done bigint DEFAULT NULL)
+  RETURNS integer LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  cap     integer;
+  running bigint;
+BEGIN
+  SELECT l.max_running INTO cap FROM job_type_limits l
+   WHERE l.job_type = p_type FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN p_want;
+  END IF;
+  WITH r AS MATERIALIZED (
+    SELECT j.id, j.job_type FROM processing_jobs j
+     WHERE j.status = 'running'
+       AND coalesce(j.heartbeat_at, j.started_at, j.created_at) IS NOT NULL)
+  SELECT count(*) INTO running FROM r
+   WHERE r.job_type = p_type AND r.id IS DISTINCT FROM p_done;
+  RETURN greatest(0, least(p_want::bigint, cap - running))::integer;
+END
+$fn$;
 
 -- The running jobs of key p_key of type p_type, p_done not counted (a job
 -- the same statement completes), once this transaction holds the key's
@@ -33,12 +67,13 @@ BEGIN
   ELSIF NOT pg_try_advisory_xact_lock(hashtext(p_type), hashtext(p_key)) THEN
     RETURN NULL;
   END IF;
-  -- Through the index of running jobs, as soundhash_claim_room counts.
-  SELECT count(*)::integer INTO n FROM processing_jobs j
-   WHERE j.status = 'running'
-     AND coalesce(j.heartbeat_at, j.started_at, j.created_at) IS NOT NULL
-     AND j.job_type = p_type AND j.concurrency_key = p_key
-     AND j.id IS DISTINCT FROM p_done;
+  WITH r AS MATERIALIZED (
+    SELECT j.id, j.job_type, j.concurrency_key FROM processing_jobs j
+     WHERE j.status = 'running'
+       AND coalesce(j.heartbeat_at, j.started_at, j.created_at) IS NOT NULL)
+  SELECT count(*)::integer INTO n FROM r
+   WHERE r.job_type = p_type AND r.concurrency_key = p_key
+     AND r.id IS DISTINCT FROM p_done;
   RETURN n;
 END
 $fn$;
@@ -72,6 +107,11 @@ DECLARE
   got       bigint;
   running   integer;
   saturated text[] := '{}';
+  -- The walk's position: below every job (ids start at 1).
+  last_pr   integer := -2147483648;
+  last_at   timestamptz := '-infinity';
+  last_id   bigint := 0;
+  seen      integer;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM job_key_limits l
                   WHERE l.job_type = ANY (p_types)) THEN
@@ -101,55 +141,72 @@ BEGIN
     -- than are runnable (in a front of many jobs of one key) and a later
     -- claim takes them.
     saturated := ARRAY (
+      WITH live AS MATERIALIZED (
+        SELECT j.id, j.job_type, j.concurrency_key FROM processing_jobs j
+         WHERE j.status = 'running'
+           AND coalesce(j.heartbeat_at, j.started_at, j.created_at)
+               IS NOT NULL)
       SELECT c.k
-        FROM (SELECT j.job_type || E'\n' || j.concurrency_key AS k,
-                     j.job_type, count(*) AS n
-                FROM processing_jobs j
-               WHERE j.status = 'running'
-                 AND coalesce(j.heartbeat_at, j.started_at, j.created_at)
-                     IS NOT NULL
-                 AND j.job_type = ANY (types) AND j.concurrency_key IS NOT NULL
-                 AND j.id IS DISTINCT FROM p_done
+        FROM (SELECT live.job_type || E'\n' || live.concurrency_key AS k,
+                     live.job_type, count(*) AS n
+                FROM live
+               WHERE live.job_type = ANY (types)
+                 AND live.concurrency_key IS NOT NULL
+                 AND live.id IS DISTINCT FROM p_done
                GROUP BY 1, 2) c
        WHERE c.n >= kcaps[array_position(types, c.job_type::text)]);
   END IF;
-  -- One type: its part of the pending index in claim order, read lazily.
-  -- Several: the fronts of each, merged.
-  FOR r IN SELECT q.id, q.job_type, q.concurrency_key
-             FROM processing_jobs q
-            WHERE q.status = 'pending' AND q.job_type IS NOT NULL
-              AND q.run_at IS NOT NULL
-              AND q.job_type = types[1] AND q.run_at <= now()
-              AND cardinality(types) = 1
-            ORDER BY q.priority, q.run_at, q.id
+  -- One type: its part of the pending index in claim order, a page of 32 at
+  -- a time, each page after the last job seen. A LIMIT keeps the walk on the
+  -- index: a loop over a query without one is planned to read every pending
+  -- job, and the planner may then sort them all, on every claim (it did,
+  -- in some runs: 12 ms a claim behind 19,000 pending jobs).
+  <<walk>>
   LOOP
-    n := 1;
-    k := NULL;
-    IF kcaps[n] IS NOT NULL AND r.concurrency_key IS NOT NULL THEN
-      k := r.job_type || E'\n' || r.concurrency_key;
-      i := array_position(key_names, k);
-      CONTINUE WHEN i IS NOT NULL AND counts[i] >= kcaps[n];
-    END IF;
-    got := NULL;
-    SELECT q.id INTO got FROM processing_jobs q
-     WHERE q.id = r.id AND q.status = 'pending' AND q.run_at <= now()
-       FOR UPDATE SKIP LOCKED;
-    CONTINUE WHEN got IS NULL;
-    IF k IS NOT NULL AND i IS NULL THEN
-      running := soundhash_key_running(r.job_type, r.concurrency_key, p_done,
-                                       cardinality(key_names) = 0);
-      key_names := key_names || k;
-      counts := counts || coalesce(running, kcaps[n]);
-      i := cardinality(key_names);
-      CONTINUE WHEN counts[i] >= kcaps[n];
-    END IF;
-    taken := taken || got;
-    caps[n] := caps[n] - 1;
-    IF k IS NOT NULL THEN
-      counts[i] := counts[i] + 1;
-    END IF;
-    EXIT WHEN caps[n] <= 0 OR cardinality(taken) >= p_limit;
-  END LOOP;
+    EXIT walk WHEN cardinality(types) <> 1;
+    seen := 0;
+    FOR r IN SELECT q.id, q.job_type, q.concurrency_key, q.priority, q.run_at
+               FROM processing_jobs q
+              WHERE q.status = 'pending' AND q.job_type IS NOT NULL
+                AND q.run_at IS NOT NULL
+                AND q.job_type = types[1] AND q.run_at <= now()
+                AND (q.priority, q.run_at, q.id) > (last_pr, last_at, last_id)
+              ORDER BY q.priority, q.run_at, q.id
+              LIMIT 32
+    LOOP
+      seen := seen + 1;
+      last_pr := r.priority;
+      last_at := r.run_at;
+      last_id := r.id;
+      n := 1;
+      k := NULL;
+      IF kcaps[n] IS NOT NULL AND r.concurrency_key IS NOT NULL THEN
+        k := r.job_type || E'\n' || r.concurrency_key;
+        i := array_position(key_names, k);
+        CONTINUE WHEN i IS NOT NULL AND counts[i] >= kcaps[n];
+      END IF;
+      got := NULL;
+      SELECT q.id INTO got FROM processing_jobs q
+       WHERE q.id = r.id AND q.status = 'pending' AND q.run_at <= now()
+         FOR UPDATE SKIP LOCKED;
+      CONTINUE WHEN got IS NULL;
+      IF k IS NOT NULL AND i IS NULL THEN
+        running := soundhash_key_running(r.job_type, r.concurrency_key,
+                                         p_done, cardinality(key_names) = 0);
+        key_names := key_names || k;
+        counts := counts || coalesce(running, kcaps[n]);
+        i := cardinality(key_names);
+        CONTINUE WHEN counts[i] >= kcaps[n];
+      END IF;
+      taken := taken || got;
+      caps[n] := caps[n] - 1;
+      IF k IS NOT NULL THEN
+        counts[i] := counts[i] + 1;
+      END IF;
+      EXIT walk WHEN caps[n] <= 0 OR cardinality(taken) >= p_limit;
+    END LOOP;
+    EXIT walk WHEN seen < 32;
+  END LOOP walk;
   IF cardinality(types) = 1 THEN
     RETURN taken;
   END IF;
