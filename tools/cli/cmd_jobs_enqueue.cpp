@@ -4,9 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-#include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +11,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "format.hpp"
+#include "new_job_options.hpp"
 #include "schema_hint.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/errors.hpp"
@@ -36,38 +34,12 @@ constexpr OptionSpec kOptions[] = {
      "what the type's per-key concurrency limit counts by (1-255 bytes)"},
 };
 
-// A year: far enough for any delay, near enough to catch a typo.
-constexpr std::int64_t kMaxDelaySeconds = 366LL * 24 * 3600;
-
 // The new job as the options describe it (NewJob's defaults otherwise).
 db::NewJob new_job(const ParsedArgs& args) {
   db::NewJob job;
   job.job_type = args.positionals[0];
   job.target_id = args.positionals[1];
-  job.parameters = args.value("--params");
-  constexpr auto kIntMax = std::numeric_limits<std::int32_t>::max();
-  if (auto v = args.value("--priority")) {
-    job.priority = static_cast<std::int32_t>(
-        parse_integer(*v, "--priority", -kIntMax - 1, kIntMax));
-  }
-  if (auto v = args.value("--max-retries")) {
-    job.max_retries = static_cast<std::int32_t>(
-        parse_integer(*v, "--max-retries", 0, kIntMax));
-  }
-  if (auto v = args.value("--delay")) {
-    job.delay =
-        std::chrono::seconds(parse_integer(*v, "--delay", 0, kMaxDelaySeconds));
-  }
-  if (auto v = args.value("--timeout")) {
-    job.timeout = std::chrono::seconds(
-        parse_integer(*v, "--timeout", 1, kMaxDelaySeconds));
-  }
-  if (auto v = args.value("--key")) {
-    if (v->empty() || v->size() > 255) {
-      throw UsageError("--key: 1 to 255 bytes");
-    }
-    job.concurrency_key = *v;
-  }
+  read_new_job_options(args, job);
   return job;
 }
 

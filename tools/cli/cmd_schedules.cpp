@@ -3,14 +3,12 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-#include <cstdint>
-#include <limits>
 #include <string>
 
 #include "cli.hpp"
 #include "commands.hpp"
 #include "format.hpp"
+#include "new_job_options.hpp"
 #include "schema_hint.hpp"
 #include "soundhash/db/database.hpp"
 #include "soundhash/db/job_repository.hpp"
@@ -29,8 +27,6 @@ constexpr OptionSpec kSetOptions[] = {
     {"--timeout", "", "SECONDS",
      "each job's attempt fails after running SECONDS (default: no limit)"},
 };
-
-constexpr std::int64_t kMaxDelaySeconds = 366LL * 24 * 3600;
 
 int run_schedules_list(const Invocation& inv) {
   db::Database database{inv.context.effective};
@@ -67,24 +63,7 @@ int run_schedules_set(const Invocation& inv) {
   db::NewJob job;
   job.job_type = pos[2];
   job.target_id = pos[3];
-  job.parameters = inv.args.value("--params");
-  constexpr auto kIntMax = std::numeric_limits<std::int32_t>::max();
-  if (auto v = inv.args.value("--priority")) {
-    job.priority = static_cast<std::int32_t>(
-        parse_integer(*v, "--priority", -kIntMax - 1, kIntMax));
-  }
-  if (auto v = inv.args.value("--max-retries")) {
-    job.max_retries = static_cast<std::int32_t>(
-        parse_integer(*v, "--max-retries", 0, kIntMax));
-  }
-  if (auto v = inv.args.value("--delay")) {
-    job.delay =
-        std::chrono::seconds(parse_integer(*v, "--delay", 0, kMaxDelaySeconds));
-  }
-  if (auto v = inv.args.value("--timeout")) {
-    job.timeout = std::chrono::seconds(
-        parse_integer(*v, "--timeout", 1, kMaxDelaySeconds));
-  }
+  read_new_job_options(inv.args, job);
   db::Database database{inv.context.effective};
   const auto saved = needing_schema([&] {
     return database.transact([&](db::Session& s) {

@@ -33,11 +33,11 @@
 // Per-key limits (schema/0015, 0016): a claim of types one of which has a
 // key limit (the EXISTS probe, an index lookup in a small table) takes
 // soundhash_lock_keyed_jobs instead, which takes the types' rooms and walks
-// their runnable jobs, deciding each key under an advisory lock of its own; COALESCE evaluates
-// the plain walk only when that function was not called, so a claim of
-// types without key limits keeps its plan. The one-job claims spell out LIMIT
-// 1: with a parameter there, the generic plan of the prepared statement looks
-// dear and the server re-plans it on every call.
+// their runnable jobs, deciding each key under an advisory lock of its own;
+// COALESCE evaluates the plain walk only when that function was not called, so
+// a claim of types without key limits keeps its plan. The one-job claims spell
+// out LIMIT 1: with a parameter there, the generic plan of the prepared
+// statement looks dear and the server re-plans it on every call.
 
 #include <string_view>
 
